@@ -1,0 +1,5 @@
+import sys
+
+from harvester.cli import main
+
+sys.exit(main())

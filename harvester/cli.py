@@ -1,0 +1,184 @@
+"""`harvester` command line: build plugins, precompile them, run a node."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from harvester.build import BuildError, ManifestError, build_plugin, find_plugins
+from harvester.config import ConfigError, NodeConfig, load_node_config
+from harvester.node.events import Event, LogEvent, ReadingsEvent, StateEvent
+from harvester.runtime.artifacts import ArtifactCache
+from harvester.runtime.errors import PluginLoadError
+
+console = Console(stderr=True)
+out = Console(highlight=False)
+DEFAULT_OUT = Path("build/plugins")
+DEFAULT_CACHE = Path(".harvester/builds")
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    dirs = [Path(d) for d in args.plugin_dirs] or find_plugins(Path("plugins"))
+    if not dirs:
+        console.print("[red]no plugin folders given and none found under plugins/")
+        return 2
+    failed = 0
+    with _progress() as progress, ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        tasks = {
+            pool.submit(build_plugin, d, out_dir=args.out, cache_dir=args.cache): (
+                d,
+                progress.add_task(f"building {d}", total=1),
+            )
+            for d in dirs
+        }
+        for future in as_completed(tasks):
+            folder, task = tasks[future]
+            try:
+                result = future.result()
+            except (BuildError, ManifestError) as exc:
+                failed += 1
+                progress.update(task, description=f"[red]failed {folder}", completed=1)
+                console.print(f"[red]{exc}")
+                continue
+            how = "cached" if result.cached else f"built in {result.seconds:.1f} s"
+            progress.update(
+                task,
+                description=f"[green]{result.manifest.name}[/] → {result.output} ({how})",
+                completed=1,
+            )
+    return 1 if failed else 0
+
+
+def cmd_precompile(args: argparse.Namespace) -> int:
+    config = load_node_config(args.config)
+    cache = ArtifactCache(config.cache_dir)
+    failed = 0
+    with _progress() as progress:
+        for plugin in config.plugins:
+            task = progress.add_task(f"precompiling {plugin.name}", total=1)
+            started = time.monotonic()
+            try:
+                path = cache.ensure(
+                    config.plugin_dir / f"{plugin.component_name}.wasm", plugin=plugin.name
+                )
+            except PluginLoadError as exc:
+                failed += 1
+                progress.update(task, description=f"[red]{exc}", completed=1)
+                continue
+            progress.update(
+                task,
+                description=f"[green]{plugin.name}[/] → {path.name}"
+                f" ({time.monotonic() - started:.1f} s)",
+                completed=1,
+            )
+    return 1 if failed else 0
+
+
+def _print_event(event: Event) -> None:
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+    if isinstance(event, ReadingsEvent):
+        values = "  ".join(
+            f"{r.metric}={r.value:.2f}{(' ' + r.unit) if r.unit else ''}" for r in event.readings
+        )
+        out.print(f"{stamp} [cyan]{event.plugin:<14}[/] {values}")
+    elif isinstance(event, LogEvent):
+        colour = {"warn": "yellow", "error": "red"}.get(event.level, "white")
+        who = "host" if event.origin == "host" else "plugin"
+        # Plugin text is data, not markup: escape it so "[red]" prints as written.
+        out.print(
+            f"{stamp} [cyan]{event.plugin:<14}[/] [{colour}]{event.level:<5}[/] ({who})"
+            f" {escape(event.message)}"
+        )
+    elif isinstance(event, StateEvent):
+        out.print(
+            f"{stamp} [cyan]{event.plugin:<14}[/] [magenta]{event.state}[/] {escape(event.reason)}"
+        )
+
+
+async def _run(config: NodeConfig) -> None:
+    from harvester.node.node import run_node
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    console.print(
+        f"node [bold]{config.name}[/] ({config.role}, {config.backend} backend): "
+        f"{len(config.plugins)} plugins; Ctrl-C stops"
+    )
+    await run_node(config, stop=stop, on_event=_print_event)
+    console.print("stopped cleanly")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load_node_config(args.config)
+    asyncio.run(_run(config))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="harvester", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run one node")
+    run.add_argument("--config", type=Path, required=True, help="the node's TOML config")
+    run.set_defaults(func=cmd_run)
+
+    plugin = sub.add_parser("plugin", help="plugin tools").add_subparsers(
+        dest="plugin_command", required=True
+    )
+    build = plugin.add_parser("build", help="build plugin folders into components")
+    build.add_argument(
+        "plugin_dirs", nargs="*", help="plugin folders (default: all under plugins/)"
+    )
+    build.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the .wasm files go")
+    build.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="build cache folder")
+    build.set_defaults(func=cmd_build)
+
+    pre = plugin.add_parser("precompile", help="compile a node's components into artifacts")
+    pre.add_argument("--config", type=Path, required=True)
+    pre.set_defaults(func=cmd_precompile)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(name)s: %(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
+    # Plugin lines are printed from events; keep them out of the Python log output.
+    logging.getLogger("harvester.plugin").propagate = args.verbose
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        console.print(f"[red]config error:[/] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Node configuration: one TOML file per node, validated at load."""
+
+from harvester.config.load import ConfigError, load_node_config
+from harvester.config.model import (
+    Grants,
+    I2CGrant,
+    Limits,
+    NodeConfig,
+    PluginConfig,
+    RestartPolicy,
+    SimBme680,
+    SimConfig,
+)
+
+__all__ = [
+    "ConfigError",
+    "Grants",
+    "I2CGrant",
+    "Limits",
+    "NodeConfig",
+    "PluginConfig",
+    "RestartPolicy",
+    "SimBme680",
+    "SimConfig",
+    "load_node_config",
+]

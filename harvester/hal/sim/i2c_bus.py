@@ -1,0 +1,44 @@
+"""A simulated I2C bus: devices at addresses, answering write and read messages."""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from harvester.hal.errors import NackSource, NoAcknowledge
+
+
+class I2CDevice(Protocol):
+    def write(self, data: bytes) -> None:
+        """One write message, after the device acknowledged its address."""
+        ...
+
+    def read(self, length: int) -> bytes:
+        """One read message of `length` bytes."""
+        ...
+
+
+class SimI2CBus:
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self._devices: dict[int, I2CDevice] = {}
+        # A real bus carries one transaction at a time; so does this one.
+        self._lock = threading.Lock()
+        self.transactions = 0
+
+    def attach(self, address: int, device: I2CDevice) -> None:
+        if address in self._devices:
+            raise ValueError(f"bus {self.number}: address {address:#04x} is taken")
+        self._devices[address] = device
+
+    def transfer(self, address: int, data: bytes, read_len: int) -> bytes:
+        device = self._devices.get(address)
+        if device is None:
+            raise NoAcknowledge(
+                NackSource.ADDRESS, f"no device at {address:#04x} on i2c bus {self.number}"
+            )
+        with self._lock:
+            self.transactions += 1
+            if data:
+                device.write(data)
+            return device.read(read_len) if read_len else b""

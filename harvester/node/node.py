@@ -1,0 +1,37 @@
+"""A node: its config, its hardware backend, its event bus and its plugins, run together."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from harvester.config import NodeConfig
+from harvester.hal import Backend, make_backend
+from harvester.node.events import Event, EventBus
+from harvester.runtime.supervisor import Supervisor
+
+
+async def run_node(
+    config: NodeConfig,
+    *,
+    stop: asyncio.Event,
+    on_event: Callable[[Event], None] | None = None,
+    backend: Backend | None = None,
+) -> None:
+    """Run every plugin of `config` until `stop` is set, then shut down in order."""
+    bus = EventBus()
+    backend = backend or make_backend(config)
+    async with bus.subscribe() as queue:
+
+        async def forward() -> None:
+            while True:
+                event = await queue.get()
+                if on_event:
+                    on_event(event)
+
+        forwarder = asyncio.create_task(forward())
+        try:
+            async with Supervisor(config, backend=backend, bus=bus):
+                await stop.wait()
+        finally:
+            forwarder.cancel()

@@ -1,0 +1,71 @@
+"""A plugin's log, rate-limited so a flood costs the plugin, not the node."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from harvester.constants import LOG_BURST, LOG_MAX_MESSAGE, LOG_RATE_PER_S
+from harvester.node.events import EventBus, Level, LogEvent
+
+_PY_LEVELS: dict[str, int] = {
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+class PluginLog:
+    """Token bucket per plugin: LOG_RATE_PER_S sustained, LOG_BURST at once.
+
+    Lines over the limit are counted, and the count is reported once the bucket refills,
+    so a reader sees that lines went missing and how many.
+    """
+
+    def __init__(self, plugin: str, bus: EventBus) -> None:
+        self._plugin = plugin
+        self._bus = bus
+        self._logger = logging.getLogger(f"harvester.plugin.{plugin}")
+        self._tokens = float(LOG_BURST)
+        self._stamp = time.monotonic()
+        self._dropped = 0
+        self._lock = threading.Lock()
+
+    def _take(self) -> tuple[bool, int]:
+        """(may log, lines dropped since the last line that was let through)."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(LOG_BURST, self._tokens + (now - self._stamp) * LOG_RATE_PER_S)
+            self._stamp = now
+            if self._tokens < 1:
+                self._dropped += 1
+                return False, 0
+            self._tokens -= 1
+            dropped, self._dropped = self._dropped, 0
+            return True, dropped
+
+    def plugin_said(self, level: Level, message: str) -> None:
+        allowed, dropped = self._take()
+        if dropped:
+            self.host_says("warn", f"log rate limit: dropped {dropped} lines from this plugin")
+        if not allowed:
+            return
+        if len(message) > LOG_MAX_MESSAGE:
+            message = message[:LOG_MAX_MESSAGE] + f"... [{len(message)} chars, truncated]"
+        self._logger.log(_PY_LEVELS[level], "%s", message)
+        self._bus.publish(LogEvent(self._plugin, level, message, "plugin"))
+
+    def flush(self) -> None:
+        """Report lines dropped so far (called after each call into the plugin)."""
+        with self._lock:
+            dropped, self._dropped = self._dropped, 0
+        if dropped:
+            self.host_says("warn", f"log rate limit: dropped {dropped} lines from this plugin")
+
+    def host_says(self, level: Level, message: str) -> None:
+        """A line the host writes about this plugin; never rate-limited."""
+        self._logger.log(_PY_LEVELS[level], "[host] %s", message)
+        self._bus.publish(LogEvent(self._plugin, level, message, "host"))
