@@ -74,18 +74,25 @@ class _GuestOutput:
         return len(data)
 
 
+def _trap_cause(text: str) -> str:
+    """wasmtime's message is a backtrace, then "Caused by:" and the reason; keep the reason."""
+    head, _, cause = text.partition("Caused by:")
+    lines = [line.strip() for line in (cause or head).splitlines() if line.strip()]
+    return lines[-1] if cause and lines else (lines[0] if lines else "trap")
+
+
 def _classify(plugin: str, exc: wasmtime.WasmtimeError, stderr_tail: list[str]) -> PluginFault:
-    text = str(exc)
-    said = " | ".join(stderr_tail[-3:])
-    detail = f"{text.splitlines()[0] if text else 'trap'}" + (
-        f" (guest said: {said})" if said else ""
-    )
-    if "interrupt" in text:
-        return PluginTimeout(plugin, "call exceeded its deadline and was interrupted")
-    if "MemoryError" in said or "out of memory" in text.lower():
-        return PluginOutOfMemory(plugin, detail)
     if isinstance(exc, wasmtime.ExitTrap):
         return PluginTrap(plugin, f"guest called exit({exc.code})")
+    cause = _trap_cause(str(exc))
+    said = " | ".join(stderr_tail[-3:])
+    detail = cause + (f" (guest printed: {said})" if said else "")
+    if "interrupt" in cause:
+        return PluginTimeout(plugin, "call exceeded its deadline and was interrupted")
+    if "call stack exhausted" in cause:
+        return PluginTrap(plugin, f"stack overflow: {detail}")
+    if "MemoryError" in said or "out of memory" in cause.lower():
+        return PluginOutOfMemory(plugin, detail)
     return PluginTrap(plugin, detail)
 
 

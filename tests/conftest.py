@@ -1,0 +1,116 @@
+"""Shared fixtures: real componentize-py builds of every plugin, precompiled once per session.
+
+Builds are cached by content hash in .harvester/builds and artifacts by content + engine
+in .harvester/artifacts, so only the first run on a machine pays for compiling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harvester.build import build_plugin, find_plugins
+from harvester.config import NodeConfig, PluginConfig
+from harvester.hal.sim.backend import SimBackend
+from harvester.node.events import Event, EventBus, LogEvent, ReadingsEvent
+from harvester.runtime.artifacts import ArtifactCache
+from harvester.runtime.supervisor import Supervisor
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD_CACHE = ROOT / ".harvester" / "builds"
+ARTIFACTS = ROOT / ".harvester" / "artifacts"
+TEST_BUILDS = ROOT / "build" / "test-plugins"
+HOSTILE = ROOT / "tests" / "plugins" / "hostile"
+
+
+@pytest.fixture(scope="session")
+def plugin_dir() -> Path:
+    """Every plugin (plugins/* and the hostile test plugins) built and precompiled."""
+    folders = find_plugins(ROOT / "plugins") + find_plugins(HOSTILE)
+    cache = ArtifactCache(ARTIFACTS)
+
+    def build_and_precompile(folder: Path) -> None:
+        result = build_plugin(folder, out_dir=TEST_BUILDS, cache_dir=BUILD_CACHE)
+        cache.ensure(result.output, plugin=result.manifest.name)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(build_and_precompile, folders))
+    return TEST_BUILDS
+
+
+def make_node(plugin_dir: Path, plugins: list[dict[str, Any]], **node: Any) -> NodeConfig:
+    """A node config as a test wants it: sim backend, instant device timing."""
+    raw: dict[str, Any] = {
+        "name": "test-node",
+        "plugin_dir": plugin_dir,
+        "cache_dir": ARTIFACTS,
+        "sim": {
+            "time_scale": 0,
+            "i2c": [{"device": "bme680", "bus": 1, "address": 0x77, "temperature_c": 23.0}],
+        },
+        "plugins": plugins,
+        **node,
+    }
+    return NodeConfig.model_validate(raw)
+
+
+BME680_PLUGIN: dict[str, Any] = {
+    "name": "bme680",
+    "poll_interval_s": 0.05,
+    "grants": {"i2c": [{"bus": 1, "addresses": [0x77]}]},
+}
+
+
+class RunningNode:
+    """A supervisor under test, with every event it published kept in order."""
+
+    def __init__(self, supervisor: Supervisor, bus: EventBus, backend: SimBackend) -> None:
+        self.supervisor = supervisor
+        self.bus = bus
+        self.backend = backend
+        self.events: list[Event] = []
+        self.changed = asyncio.Event()
+
+    async def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 60) -> Event:
+        """The first event so far, or from now on, that satisfies `predicate`."""
+        seen = 0
+        async with asyncio.timeout(timeout):
+            while True:
+                for event in self.events[seen:]:
+                    if predicate(event):
+                        return event
+                seen = len(self.events)
+                self.changed.clear()
+                await self.changed.wait()
+
+    def readings(self, plugin: str) -> list[ReadingsEvent]:
+        return [e for e in self.events if isinstance(e, ReadingsEvent) and e.plugin == plugin]
+
+    def logs(self, plugin: str) -> list[LogEvent]:
+        return [e for e in self.events if isinstance(e, LogEvent) and e.plugin == plugin]
+
+
+@asynccontextmanager
+async def running(config: NodeConfig, backend: SimBackend | None = None) -> AsyncIterator[RunningNode]:
+    bus = EventBus()
+    backend = backend or SimBackend(config.sim)
+    async with bus.subscribe() as queue:
+        async with Supervisor(config, backend=backend, bus=bus) as supervisor:
+            node = RunningNode(supervisor, bus, backend)
+
+            async def record() -> None:
+                while True:
+                    node.events.append(await queue.get())
+                    node.changed.set()
+
+            recorder = asyncio.create_task(record())
+            try:
+                yield node
+            finally:
+                recorder.cancel()

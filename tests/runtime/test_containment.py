@@ -1,0 +1,156 @@
+"""Hostile plugins, each a real componentize-py build, beside a well-behaved bme680.
+
+For each: the host stays up, the bme680 keeps polling with correct values, and the
+hostile plugin is stopped, restarted or quarantined as designed, with a clear log line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harvester.constants import LOG_BURST
+from harvester.node.events import Event, LogEvent, ReadingsEvent, StateEvent
+from tests.conftest import BME680_PLUGIN, make_node, running
+
+pytestmark = pytest.mark.wasm
+
+RESTART = {"backoff_initial_s": 0.02, "backoff_max_s": 0.1, "max_faults": 3, "fault_window_s": 60}
+GOOD_POLLS_DURING = 5  # the neighbour must keep polling while the hostile plugin misbehaves
+
+
+def quarantined(event: Event) -> bool:
+    return isinstance(event, StateEvent) and event.plugin == "hostile" and event.state == "quarantined"
+
+
+def host_log(pattern: str):
+    regex = re.compile(pattern)
+
+    def matches(event: Event) -> bool:
+        return (
+            isinstance(event, LogEvent)
+            and event.plugin == "hostile"
+            and event.origin == "host"
+            and bool(regex.search(event.message))
+        )
+
+    return matches
+
+
+@dataclass(frozen=True)
+class Case:
+    plugin: str
+    # What the host must say about it (a regex over its host log lines).
+    says: str
+    quarantine: bool
+
+
+CASES = [
+    Case("read-file", r"internal-error: unexpected exception: (FileNotFoundError|PermissionError|OSError)", True),
+    Case("open-socket", r"internal-error: unexpected exception: ModuleNotFoundError: .*socket", True),
+    Case("loop-forever", r"timeout: call exceeded its deadline", True),
+    Case("alloc-unbounded", r"out-of-memory", True),
+    Case("raises", r"internal-error: unexpected exception: RuntimeError: boom", True),
+    Case("recurse", r"trap: stack overflow: wasm trap: call stack exhausted", True),
+    # WASI p2's exit carries only ok/err, so os._exit(3) arrives as exit(1).
+    Case("exit-process", r"trap: guest called exit\(1\)", True),
+    Case("sleep-forever", r"timeout: call exceeded its deadline", True),
+    Case("bad-metrics", r"contract: metric name '\.\./\.\./harvester/hub/cmd/#'", True),
+    Case("ungranted-i2c", r"poll failed: hal: not-granted: i2c bus 1 address 0x50", False),
+    Case("absurd-read", r"poll failed: hal: other: read of 4294967295 bytes exceeds the limit", False),
+]
+
+
+def hostile_config(plugin_dir: Path, plugin: str):
+    hostile = {
+        "name": "hostile",
+        "component": plugin,
+        "poll_interval_s": 0.05,
+        "limits": {"memory_mb": 64, "call_timeout_ms": 500},
+        # Granted the bme680's address, as a trojan "bme680 plugin" would be.
+        "grants": {"i2c": [{"bus": 1, "addresses": [0x77]}]},
+    }
+    return make_node(plugin_dir, [BME680_PLUGIN, hostile], restart=RESTART)
+
+
+def assert_neighbour_healthy(node, since: int) -> None:
+    good = [e for e in node.events[since:] if isinstance(e, ReadingsEvent) and e.plugin == "bme680"]
+    assert len(good) >= GOOD_POLLS_DURING, f"bme680 polled only {len(good)} times"
+    for event in good:
+        temperature = next(r.value for r in event.readings if r.metric == "temperature")
+        assert abs(temperature - 23.0) <= 0.5
+    assert node.supervisor.runners["bme680"].state == "running"
+    assert node.supervisor.runners["bme680"].instances_started == 1
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.plugin for c in CASES])
+async def test_hostile_plugin_is_contained(plugin_dir: Path, case: Case) -> None:
+    config = hostile_config(plugin_dir, case.plugin)
+    async with running(config) as node:
+        await node.wait_for(host_log(case.says))
+        if case.quarantine:
+            event = await node.wait_for(quarantined)
+            assert "quarantined after 3 faults" in event.reason
+            assert node.supervisor.runners["hostile"].instances_started <= 3
+        else:
+            # A refused call is an error result, not a fault: the same instance keeps going.
+            await node.wait_for(lambda e: node.supervisor.runners["hostile"].polls >= 5)
+            assert node.supervisor.runners["hostile"].instances_started == 1
+        # And the neighbour polls on, after the hostile plugin's worst.
+        mark = len(node.events)
+        target = len(node.readings("bme680")) + GOOD_POLLS_DURING
+        await node.wait_for(lambda e: len(node.readings("bme680")) >= target)
+        assert_neighbour_healthy(node, mark)
+
+
+async def test_no_traffic_reaches_an_ungranted_device(plugin_dir: Path) -> None:
+    config = hostile_config(plugin_dir, "ungranted-i2c")
+    async with running(config) as node:
+        eeprom = RecordingDevice()
+        node.backend.bus(1).attach(0x50, eeprom)
+        await node.wait_for(host_log(r"not-granted: i2c bus 1 address 0x50"))
+        await node.wait_for(lambda e: node.supervisor.runners["hostile"].polls >= 3)
+    assert eeprom.messages == []
+
+
+async def test_environment_is_empty_inside_the_sandbox(plugin_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HARVESTER_CANARY", "secret-token")
+    config = hostile_config(plugin_dir, "read-env")
+    async with running(config) as node:
+        event = await node.wait_for(
+            lambda e: isinstance(e, ReadingsEvent) and e.plugin == "hostile"
+        )
+    assert [(r.metric, r.value) for r in event.readings] == [("value", 0.0)]
+
+
+async def test_log_flood_is_rate_limited(plugin_dir: Path) -> None:
+    config = hostile_config(plugin_dir, "log-flood")
+    async with running(config) as node:
+        await node.wait_for(host_log(r"log rate limit: dropped \d+ lines"))
+        await node.wait_for(lambda e: node.supervisor.runners["hostile"].polls >= 3)
+        plugin_lines = [e for e in node.logs("hostile") if e.origin == "plugin"]
+        dropped = sum(
+            int(m.group(1))
+            for e in node.logs("hostile")
+            if (m := re.search(r"dropped (\d+) lines", e.message))
+        )
+        assert_neighbour_healthy(node, 0)
+    # 3 polls wrote 18,000 lines; the bucket lets through its burst plus a trickle.
+    assert len(plugin_lines) < LOG_BURST + 100
+    assert dropped > 10_000
+    assert all(len(e.message) <= 1100 for e in plugin_lines)
+
+
+class RecordingDevice:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes | int]] = []
+
+    def write(self, data: bytes) -> None:
+        self.messages.append(("write", data))
+
+    def read(self, length: int) -> bytes:
+        self.messages.append(("read", length))
+        return bytes(length)
