@@ -60,7 +60,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             except (BuildError, ManifestError) as exc:
                 failed += 1
                 progress.update(task, description=f"[red]failed {folder}", completed=1)
-                console.print(f"[red]{exc}")
+                console.print(f"[red]{escape(str(exc))}")
                 continue
             how = "cached" if result.cached else f"built in {result.seconds:.1f} s"
             progress.update(
@@ -85,7 +85,7 @@ def cmd_precompile(args: argparse.Namespace) -> int:
                 )
             except PluginLoadError as exc:
                 failed += 1
-                progress.update(task, description=f"[red]{exc}", completed=1)
+                progress.update(task, description=f"[red]{escape(str(exc))}", completed=1)
                 continue
             progress.update(
                 task,
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ConfigError as exc:
-        console.print(f"[red]config error:[/] {exc}")
+        console.print(f"[red]config error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from harvester.build import build_plugin, find_plugins
-from harvester.config import NodeConfig, PluginConfig
+from harvester.config import NodeConfig
 from harvester.hal.sim.backend import SimBackend
 from harvester.node.events import Event, EventBus, LogEvent, ReadingsEvent
 from harvester.runtime.artifacts import ArtifactCache
@@ -97,7 +97,9 @@ class RunningNode:
 
 
 @asynccontextmanager
-async def running(config: NodeConfig, backend: SimBackend | None = None) -> AsyncIterator[RunningNode]:
+async def running(
+    config: NodeConfig, backend: SimBackend | None = None
+) -> AsyncIterator[RunningNode]:
     bus = EventBus()
     backend = backend or SimBackend(config.sim)
     async with bus.subscribe() as queue:
@@ -114,3 +116,44 @@ async def running(config: NodeConfig, backend: SimBackend | None = None) -> Asyn
                 yield node
             finally:
                 recorder.cancel()
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """One Engine for the session, with its epoch ticker running (as in a node)."""
+    from harvester.runtime.engine import EpochTicker, make_engine
+
+    engine = make_engine()
+    with EpochTicker(engine):
+        yield engine
+
+
+@pytest.fixture
+def instantiate(plugin_dir: Path, engine):
+    """Make a PluginInstance of a built component directly, without a supervisor."""
+    from harvester.config import Grants, Limits
+    from harvester.hal import PluginHal
+    from harvester.node.plugin_log import PluginLog
+    from harvester.runtime.host_api import build_linker
+    from harvester.runtime.plugin import PluginInstance
+
+    cache = ArtifactCache(ARTIFACTS)
+    bus = EventBus(asyncio.new_event_loop())
+
+    def make(
+        component: str, backend: SimBackend, grants: dict[str, Any] | None = None, **limits: Any
+    ):
+        granted = Grants.model_validate(grants or {"i2c": [{"bus": 1, "addresses": [0x77]}]})
+        plugin_log = PluginLog(component, bus)
+        return PluginInstance(
+            name=component,
+            engine=engine,
+            component=cache.load(engine, plugin_dir / f"{component}.wasm", plugin=component),
+            linker=build_linker(
+                engine, PluginHal(backend, granted, plugin=component), granted, plugin_log
+            ),
+            limits=Limits(**limits),
+            plugin_log=plugin_log,
+        )
+
+    return make

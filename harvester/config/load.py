@@ -47,15 +47,15 @@ def _resolve_paths(config: NodeConfig, base: Path) -> NodeConfig:
     sim = config.sim.model_copy(
         update={
             "i2c": tuple(
-                d.model_copy(update={"dump": base / d.dump}) if d.dump else d
+                d.model_copy(update={"dump": (base / d.dump).resolve()}) if d.dump else d
                 for d in config.sim.i2c
             )
         }
     )
     return config.model_copy(
         update={
-            "plugin_dir": base / config.plugin_dir,
-            "cache_dir": base / config.cache_dir,
+            "plugin_dir": (base / config.plugin_dir).resolve(),
+            "cache_dir": (base / config.cache_dir).resolve(),
             "sim": sim,
         }
     )

@@ -3,7 +3,6 @@
 All of Bosch's compensation runs here, in the sandbox; the host only moves bytes.
 """
 
-
 from bme680_driver import Bme680, Bme680Error
 from harvester_sdk import Settings, guard, invalid_data, log, metric, no_device, reading
 from harvester_sdk.records import DeviceClass

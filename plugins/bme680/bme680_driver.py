@@ -58,17 +58,24 @@ class Measurement:
 
     __slots__ = ("gas_resistance_ohm", "humidity_rh", "pressure_hpa", "temperature_c")
 
-    def __init__(self, temperature_c: float, pressure_hpa: float, humidity_rh: float,
-                 gas_resistance_ohm: float | None) -> None:
+    def __init__(
+        self,
+        temperature_c: float,
+        pressure_hpa: float,
+        humidity_rh: float,
+        gas_resistance_ohm: float | None,
+    ) -> None:
         self.temperature_c = temperature_c
         self.pressure_hpa = pressure_hpa
         self.humidity_rh = humidity_rh
         self.gas_resistance_ohm = gas_resistance_ohm
 
     def __repr__(self) -> str:
-        return (f"Measurement(temperature_c={self.temperature_c:.2f}, "
-                f"pressure_hpa={self.pressure_hpa:.2f}, humidity_rh={self.humidity_rh:.2f}, "
-                f"gas_resistance_ohm={self.gas_resistance_ohm})")
+        return (
+            f"Measurement(temperature_c={self.temperature_c:.2f}, "
+            f"pressure_hpa={self.pressure_hpa:.2f}, humidity_rh={self.humidity_rh:.2f}, "
+            f"gas_resistance_ohm={self.gas_resistance_ohm})"
+        )
 
 
 def _s8(v: int) -> int:
@@ -83,8 +90,7 @@ def _s16(lsb: int, msb: int) -> int:
 class Calibration:
     """Calibration parameters decoded from the chip's NVM (names as in Bosch's API)."""
 
-    def __init__(self, c1: bytes, c2: bytes, heat_val: int, heat_range: int,
-                 sw_err: int) -> None:
+    def __init__(self, c1: bytes, c2: bytes, heat_val: int, heat_range: int, sw_err: int) -> None:
         def r(reg: int) -> int:  # byte at a register address inside either block
             return c1[reg - REG_COEFF_1] if reg < REG_COEFF_2 else c2[reg - REG_COEFF_2]
 
@@ -146,8 +152,11 @@ def compensate_humidity(cal: Calibration, t_fine: float, adc: int) -> float:
     """Return %RH clamped to 0..100."""
     temp = t_fine / 5120.0
     var1 = adc - (cal.par_h1 * 16.0 + (cal.par_h3 / 2.0) * temp)
-    var2 = var1 * (cal.par_h2 / 262144.0 * (1.0 + cal.par_h4 / 16384.0 * temp
-                                             + cal.par_h5 / 1048576.0 * temp * temp))
+    var2 = var1 * (
+        cal.par_h2
+        / 262144.0
+        * (1.0 + cal.par_h4 / 16384.0 * temp + cal.par_h5 / 1048576.0 * temp * temp)
+    )
     var3 = cal.par_h6 / 16384.0
     var4 = cal.par_h7 / 2097152.0
     hum = var2 + (var3 + var4 * temp) * var2 * var2
@@ -170,8 +179,9 @@ def heater_resistance_code(cal: Calibration, target_c: int, ambient_c: int) -> i
     var3 = cal.par_gh3 / 1024.0
     var4 = var1 * (1.0 + var2 * target_c)
     var5 = var4 + var3 * ambient_c
-    res = 3.4 * (var5 * (4.0 / (4.0 + cal.res_heat_range))
-                 * (1.0 / (1.0 + cal.res_heat_val * 0.002)) - 25)
+    res = 3.4 * (
+        var5 * (4.0 / (4.0 + cal.res_heat_range)) * (1.0 / (1.0 + cal.res_heat_val * 0.002)) - 25
+    )
     return min(max(int(res), 0), 255)
 
 
@@ -193,8 +203,15 @@ def gas_wait_decode(code: int) -> int:
 class Bme680:
     """BME680 in forced mode with one heater profile (profile 0)."""
 
-    def __init__(self, transfer: Transfer, sleep_ms: Callable[[int], None], *,
-                 heater_temp_c: int = 320, heater_ms: int = 150, ambient_c: int = 25) -> None:
+    def __init__(
+        self,
+        transfer: Transfer,
+        sleep_ms: Callable[[int], None],
+        *,
+        heater_temp_c: int = 320,
+        heater_ms: int = 150,
+        ambient_c: int = 25,
+    ) -> None:
         self._transfer = transfer
         self._sleep_ms = sleep_ms
         self._heater_temp_c = heater_temp_c
@@ -223,17 +240,21 @@ class Bme680:
         self._write(REG_RESET, SOFT_RESET_CMD)
         self._sleep_ms(RESET_WAIT_MS)
         self._cal = Calibration(
-            self._read(REG_COEFF_1, 25), self._read(REG_COEFF_2, 16),
-            self._read(REG_RES_HEAT_VAL, 1)[0], self._read(REG_RES_HEAT_RANGE, 1)[0],
-            self._read(REG_RANGE_SW_ERR, 1)[0])
+            self._read(REG_COEFF_1, 25),
+            self._read(REG_COEFF_2, 16),
+            self._read(REG_RES_HEAT_VAL, 1)[0],
+            self._read(REG_RES_HEAT_RANGE, 1)[0],
+            self._read(REG_RANGE_SW_ERR, 1)[0],
+        )
         # Read-modify-write keeps the reserved / SPI bits of ctrl_hum and config.
         ctrl_hum = self._read(REG_CTRL_HUM, 1)[0]
         self._write(REG_CTRL_HUM, (ctrl_hum & ~0x07) | OS_H)
         config = self._read(REG_CONFIG, 1)[0]
         self._write(REG_CONFIG, config & ~0x1C)  # IIR filter off
         self._write(REG_CTRL_MEAS, self._ctrl_meas)  # oversampling, mode = sleep
-        self._write(REG_RES_HEAT_0,
-                    heater_resistance_code(self._cal, self._heater_temp_c, self._ambient_c))
+        self._write(
+            REG_RES_HEAT_0, heater_resistance_code(self._cal, self._heater_temp_c, self._ambient_c)
+        )
         self._write(REG_GAS_WAIT_0, gas_wait_code(self._heater_ms))
         self._write(REG_CTRL_GAS_0, 0x00)  # heater on (heat_off = 0)
         self._write(REG_CTRL_GAS_1, RUN_GAS)  # run_gas, nb_conv = 0 (profile 0)
@@ -256,8 +277,9 @@ class Bme680:
                 break
             self._sleep_ms(POLL_INTERVAL_MS)
         else:
-            raise Bme680Error(f"no new data after {POLL_RETRIES} polls "
-                              f"(meas_status_0=0x{d[0]:02X})")
+            raise Bme680Error(
+                f"no new data after {POLL_RETRIES} polls (meas_status_0=0x{d[0]:02X})"
+            )
         press_adc = (d[2] << 12) | (d[3] << 4) | (d[4] >> 4)
         temp_adc = (d[5] << 12) | (d[6] << 4) | (d[7] >> 4)
         hum_adc = (d[8] << 8) | d[9]
@@ -267,5 +289,9 @@ class Bme680:
         gas = None
         if d[14] & GAS_VALID and d[14] & HEAT_STAB:
             gas = compensate_gas(cal, gas_adc, gas_range)
-        return Measurement(temperature, compensate_pressure(cal, t_fine, press_adc) / 100.0,
-                           compensate_humidity(cal, t_fine, hum_adc), gas)
+        return Measurement(
+            temperature,
+            compensate_pressure(cal, t_fine, press_adc) / 100.0,
+            compensate_humidity(cal, t_fine, hum_adc),
+            gas,
+        )

@@ -23,7 +23,9 @@ GOOD_POLLS_DURING = 5  # the neighbour must keep polling while the hostile plugi
 
 
 def quarantined(event: Event) -> bool:
-    return isinstance(event, StateEvent) and event.plugin == "hostile" and event.state == "quarantined"
+    return (
+        isinstance(event, StateEvent) and event.plugin == "hostile" and event.state == "quarantined"
+    )
 
 
 def host_log(pattern: str):
@@ -49,8 +51,14 @@ class Case:
 
 
 CASES = [
-    Case("read-file", r"internal-error: unexpected exception: (FileNotFoundError|PermissionError|OSError)", True),
-    Case("open-socket", r"internal-error: unexpected exception: ModuleNotFoundError: .*socket", True),
+    Case(
+        "read-file",
+        r"internal-error: unexpected exception: (FileNotFoundError|PermissionError|OSError)",
+        True,
+    ),
+    Case(
+        "open-socket", r"internal-error: unexpected exception: ModuleNotFoundError: .*socket", True
+    ),
     Case("loop-forever", r"timeout: call exceeded its deadline", True),
     Case("alloc-unbounded", r"out-of-memory", True),
     Case("raises", r"internal-error: unexpected exception: RuntimeError: boom", True),
@@ -60,7 +68,9 @@ CASES = [
     Case("sleep-forever", r"timeout: call exceeded its deadline", True),
     Case("bad-metrics", r"contract: metric name '\.\./\.\./harvester/hub/cmd/#'", True),
     Case("ungranted-i2c", r"poll failed: hal: not-granted: i2c bus 1 address 0x50", False),
-    Case("absurd-read", r"poll failed: hal: other: read of 4294967295 bytes exceeds the limit", False),
+    Case(
+        "absurd-read", r"poll failed: hal: other: read of 4294967295 bytes exceeds the limit", False
+    ),
 ]
 
 

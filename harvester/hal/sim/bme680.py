@@ -56,7 +56,8 @@ SKIPPED_16BIT = 0x8000
 
 # Only control registers take writes; everything else is read-only on the chip.
 WRITABLE = frozenset(range(REG_IDAC_HEAT_0, REG_GAS_WAIT_0 + 10)) | frozenset(
-    range(REG_CTRL_GAS_0, REG_CONFIG + 1))
+    range(REG_CTRL_GAS_0, REG_CONFIG + 1)
+)
 # osrs_x code -> conversion cycles (codes 5..7 all mean x16).
 OS_CYCLES = (0, 1, 2, 4, 8, 16, 16, 16)
 
@@ -68,8 +69,9 @@ def gas_wait_ms(code: int) -> int:
 
 def profile_duration_ms(ctrl_meas: int, ctrl_hum: int, run_gas: bool, gas_wait: int) -> int:
     """Measurement duration as Bosch's bme680_get_profile_dur computes it."""
-    cycles = (OS_CYCLES[ctrl_meas >> 5] + OS_CYCLES[(ctrl_meas >> 2) & 0x07]
-              + OS_CYCLES[ctrl_hum & 0x07])
+    cycles = (
+        OS_CYCLES[ctrl_meas >> 5] + OS_CYCLES[(ctrl_meas >> 2) & 0x07] + OS_CYCLES[ctrl_hum & 0x07]
+    )
     tph_us = cycles * 1963 + 477 * 4 + 477 * 5 + 500
     return tph_us // 1000 + 1 + (gas_wait_ms(gas_wait) if run_gas else 0)
 
@@ -113,11 +115,19 @@ def _power_on_registers(nvm: dict[int, int], chip_id: int) -> bytearray:
 class Bme680Sim:
     """A BME680 behind an I2C address: ``write``/``read`` are single I2C messages."""
 
-    def __init__(self, clock: SimClock, *, temperature_c: float = 25.0,
-                 pressure_hpa: float = 1013.25, humidity_rh: float = 40.0,
-                 gas_ohm: float = 50_000.0, calibration: bytes | None = None,
-                 noise: Bme680Noise | None = None, chip_id: int = CHIP_ID,
-                 replay_fields: bytes | None = None) -> None:
+    def __init__(
+        self,
+        clock: SimClock,
+        *,
+        temperature_c: float = 25.0,
+        pressure_hpa: float = 1013.25,
+        humidity_rh: float = 40.0,
+        gas_ohm: float = 50_000.0,
+        calibration: bytes | None = None,
+        noise: Bme680Noise | None = None,
+        chip_id: int = CHIP_ID,
+        replay_fields: bytes | None = None,
+    ) -> None:
         """``calibration`` is a 256-byte register image (only the NVM regions are used).
 
         ``replay_fields`` (13 bytes for 0x1F..0x2B) makes every conversion report exactly
@@ -127,8 +137,9 @@ class Bme680Sim:
             self._nvm = bm.encode_calibration(bm.DEFAULT_CALIBRATION)
         else:
             if len(calibration) != 256:
-                raise ValueError(f"calibration must be a 256-byte register image, "
-                                 f"got {len(calibration)} bytes")
+                raise ValueError(
+                    f"calibration must be a 256-byte register image, got {len(calibration)} bytes"
+                )
             self._nvm = {reg: calibration[reg] for reg in bm.CALIBRATION_REGS}
         if replay_fields is not None and len(replay_fields) != FIELD_END - FIELD_START + 1:
             raise ValueError("replay_fields must cover registers 0x1F..0x2B (13 bytes)")
@@ -148,22 +159,40 @@ class Bme680Sim:
         self.calibration = bm.decode_calibration(bytes(img))
 
     @classmethod
-    def from_dump(cls, text: str, clock: SimClock, *, noise: Bme680Noise | None = None,
-                  **truth: float) -> Bme680Sim:
+    def from_dump(
+        cls, text: str, clock: SimClock, *, noise: Bme680Noise | None = None, **truth: float
+    ) -> Bme680Sim:
         """Build from a register dump (see regdump). Without truth, replay its field data."""
         regs = parse_register_dump(text)
-        replay = None if truth else regs[FIELD_START:FIELD_END + 1]
-        return cls(clock, calibration=regs, chip_id=regs[REG_CHIP_ID], noise=noise,
-                   replay_fields=replay, **truth)
+        replay = None if truth else regs[FIELD_START : FIELD_END + 1]
+        return cls(
+            clock,
+            calibration=regs,
+            chip_id=regs[REG_CHIP_ID],
+            noise=noise,
+            replay_fields=replay,
+            **truth,
+        )
 
-    def set_conditions(self, *, temperature_c: float | None = None,
-                       pressure_hpa: float | None = None, humidity_rh: float | None = None,
-                       gas_ohm: float | None = None) -> None:
+    def set_conditions(
+        self,
+        *,
+        temperature_c: float | None = None,
+        pressure_hpa: float | None = None,
+        humidity_rh: float | None = None,
+        gas_ohm: float | None = None,
+    ) -> None:
         """Change the truth; takes effect at the next conversion start."""
-        changes = {k: v for k, v in (("temperature_c", temperature_c),
-                                     ("pressure_hpa", pressure_hpa),
-                                     ("humidity_rh", humidity_rh), ("gas_ohm", gas_ohm))
-                   if v is not None}
+        changes = {
+            k: v
+            for k, v in (
+                ("temperature_c", temperature_c),
+                ("pressure_hpa", pressure_hpa),
+                ("humidity_rh", humidity_rh),
+                ("gas_ohm", gas_ohm),
+            )
+            if v is not None
+        }
         with self._lock:
             self._truth = replace(self._truth, **changes)
 
@@ -231,7 +260,7 @@ class Bme680Sim:
         conv = self._conversion
         if conv is None or self._clock.now_ms() < conv.end_ms:
             return
-        self._regs[FIELD_START:FIELD_END + 1] = conv.fields
+        self._regs[FIELD_START : FIELD_END + 1] = conv.fields
         self._regs[REG_MEAS_STATUS_0] = NEW_DATA | conv.gas_index
         self._regs[REG_CTRL_MEAS] &= ~MODE_MASK & 0xFF  # back to sleep
         self._conversion = None
@@ -241,13 +270,16 @@ class Bme680Sim:
         if n is None:
             return t
         g = self._rng.gauss
-        return _Truth(t.temperature_c + g(0, n.temperature_c),
-                      t.pressure_hpa + g(0, n.pressure_hpa),
-                      min(max(t.humidity_rh + g(0, n.humidity_rh), 0.0), 100.0),
-                      max(t.gas_ohm * (1 + g(0, n.gas_fraction)), 1.0))
+        return _Truth(
+            t.temperature_c + g(0, n.temperature_c),
+            t.pressure_hpa + g(0, n.pressure_hpa),
+            min(max(t.humidity_rh + g(0, n.humidity_rh), 0.0), 100.0),
+            max(t.gas_ohm * (1 + g(0, n.gas_fraction)), 1.0),
+        )
 
-    def _fields_from_truth(self, ctrl_meas: int, ctrl_hum: int, run_gas: bool,
-                           stable: bool) -> bytes:
+    def _fields_from_truth(
+        self, ctrl_meas: int, ctrl_hum: int, run_gas: bool, stable: bool
+    ) -> bytes:
         cal, truth = self.calibration, self._sample_truth()
         t_adc = bm.invert_temperature(cal, truth.temperature_c)
         # t_fine comes from the true temperature even when its reading is skipped.
@@ -267,9 +299,9 @@ class Bme680Sim:
         fields = bytearray(FIELD_END - FIELD_START + 1)
         for reg, adc in ((REG_PRESS_MSB, p_adc), (REG_TEMP_MSB, t_adc)):
             i = reg - FIELD_START
-            fields[i:i + 3] = bytes(((adc >> 12) & 0xFF, (adc >> 4) & 0xFF, (adc & 0x0F) << 4))
+            fields[i : i + 3] = bytes(((adc >> 12) & 0xFF, (adc >> 4) & 0xFF, (adc & 0x0F) << 4))
         i = REG_HUM_MSB - FIELD_START
-        fields[i:i + 2] = bytes((h_adc >> 8, h_adc & 0xFF))
+        fields[i : i + 2] = bytes((h_adc >> 8, h_adc & 0xFF))
         fields[REG_GAS_R_MSB - FIELD_START] = gas_adc >> 2
         fields[REG_GAS_R_LSB - FIELD_START] = ((gas_adc & 0x03) << 6) | gas_flags | gas_range
         return bytes(fields)

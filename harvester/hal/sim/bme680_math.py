@@ -32,13 +32,40 @@ GAS_ADC_MAX = (1 << 10) - 1
 
 # Datasheet const_array1_int / const_array2_int (Bosch lookupTable1/2), BME680 gas ranges.
 CONST_ARRAY1_INT = (
-    2147483647, 2147483647, 2147483647, 2147483647, 2147483647, 2126008810, 2147483647,
-    2130303777, 2147483647, 2147483647, 2143188679, 2136746228, 2147483647, 2126008810,
-    2147483647, 2147483647,
+    2147483647,
+    2147483647,
+    2147483647,
+    2147483647,
+    2147483647,
+    2126008810,
+    2147483647,
+    2130303777,
+    2147483647,
+    2147483647,
+    2143188679,
+    2136746228,
+    2147483647,
+    2126008810,
+    2147483647,
+    2147483647,
 )
 CONST_ARRAY2_INT = (
-    4096000000, 2048000000, 1024000000, 512000000, 255744255, 127110228, 64000000, 32258064,
-    16016016, 8000000, 4000000, 2000000, 1000000, 500000, 250000, 125000,
+    4096000000,
+    2048000000,
+    1024000000,
+    512000000,
+    255744255,
+    127110228,
+    64000000,
+    32258064,
+    16016016,
+    8000000,
+    4000000,
+    2000000,
+    1000000,
+    500000,
+    250000,
+    125000,
 )
 
 
@@ -93,16 +120,29 @@ def decode_calibration(regs: bytes) -> Calibration:
         raise ValueError(f"register image must be 256 bytes, got {len(regs)}")
     sw_err = regs[REG_RANGE_SW_ERR] >> 4
     return Calibration(
-        par_t1=_u16(regs, 0xE9), par_t2=_s16(regs, 0x8A), par_t3=_s8(regs[0x8C]),
-        par_p1=_u16(regs, 0x8E), par_p2=_s16(regs, 0x90), par_p3=_s8(regs[0x92]),
-        par_p4=_s16(regs, 0x94), par_p5=_s16(regs, 0x96), par_p6=_s8(regs[0x99]),
-        par_p7=_s8(regs[0x98]), par_p8=_s16(regs, 0x9C), par_p9=_s16(regs, 0x9E),
+        par_t1=_u16(regs, 0xE9),
+        par_t2=_s16(regs, 0x8A),
+        par_t3=_s8(regs[0x8C]),
+        par_p1=_u16(regs, 0x8E),
+        par_p2=_s16(regs, 0x90),
+        par_p3=_s8(regs[0x92]),
+        par_p4=_s16(regs, 0x94),
+        par_p5=_s16(regs, 0x96),
+        par_p6=_s8(regs[0x99]),
+        par_p7=_s8(regs[0x98]),
+        par_p8=_s16(regs, 0x9C),
+        par_p9=_s16(regs, 0x9E),
         par_p10=regs[0xA0],
         par_h1=(regs[0xE3] << 4) | (regs[0xE2] & 0x0F),
         par_h2=(regs[0xE1] << 4) | (regs[0xE2] >> 4),
-        par_h3=_s8(regs[0xE4]), par_h4=_s8(regs[0xE5]), par_h5=_s8(regs[0xE6]),
-        par_h6=regs[0xE7], par_h7=_s8(regs[0xE8]),
-        par_gh1=_s8(regs[0xED]), par_gh2=_s16(regs, 0xEB), par_gh3=_s8(regs[0xEE]),
+        par_h3=_s8(regs[0xE4]),
+        par_h4=_s8(regs[0xE5]),
+        par_h5=_s8(regs[0xE6]),
+        par_h6=regs[0xE7],
+        par_h7=_s8(regs[0xE8]),
+        par_gh1=_s8(regs[0xED]),
+        par_gh2=_s16(regs, 0xEB),
+        par_gh3=_s8(regs[0xEE]),
         res_heat_range=(regs[REG_RES_HEAT_RANGE] >> 4) & 0x03,
         res_heat_val=_s8(regs[REG_RES_HEAT_VAL]),
         # Bosch treats range_sw_err as a signed nibble ((int8)(reg & 0xF0) / 16).
@@ -133,9 +173,15 @@ def encode_calibration(cal: Calibration) -> dict[int, int]:
     regs[0xE1] = (cal.par_h2 >> 4) & 0xFF
     regs[0xE2] = ((cal.par_h2 & 0x0F) << 4) | (cal.par_h1 & 0x0F)
     regs[0xE3] = (cal.par_h1 >> 4) & 0xFF
-    for reg, v in ((0xE4, cal.par_h3), (0xE5, cal.par_h4), (0xE6, cal.par_h5),
-                   (0xE7, cal.par_h6), (0xE8, cal.par_h7), (0xED, cal.par_gh1),
-                   (0xEE, cal.par_gh3)):
+    for reg, v in (
+        (0xE4, cal.par_h3),
+        (0xE5, cal.par_h4),
+        (0xE6, cal.par_h5),
+        (0xE7, cal.par_h6),
+        (0xE8, cal.par_h7),
+        (0xED, cal.par_gh1),
+        (0xEE, cal.par_gh3),
+    ):
         regs[reg] = v & 0xFF
     put16(0xEB, cal.par_gh2)
     regs[REG_RES_HEAT_RANGE] = (cal.res_heat_range & 0x03) << 4
@@ -149,16 +195,37 @@ def encode_calibration(cal: Calibration) -> dict[int, int]:
 # integer results (temp_adc 501240 -> 2669, press_adc 353485 -> 98712 Pa,
 # hum_adc 19019 -> 42402, gas range 0 adc 0 -> 12946860 ohm), which our tests reuse.
 DEFAULT_CALIBRATION = Calibration(
-    par_t1=26041, par_t2=26469, par_t3=3,
-    par_p1=36673, par_p2=-10515, par_p3=88, par_p4=7310, par_p5=-129, par_p6=30,
-    par_p7=46, par_p8=-3177, par_p9=-2379, par_p10=30,
-    par_h1=676, par_h2=1029, par_h3=0, par_h4=45, par_h5=20, par_h6=120, par_h7=-100,
-    par_gh1=-30, par_gh2=-24754, par_gh3=18,
-    res_heat_range=1, res_heat_val=48, range_sw_err=0,
+    par_t1=26041,
+    par_t2=26469,
+    par_t3=3,
+    par_p1=36673,
+    par_p2=-10515,
+    par_p3=88,
+    par_p4=7310,
+    par_p5=-129,
+    par_p6=30,
+    par_p7=46,
+    par_p8=-3177,
+    par_p9=-2379,
+    par_p10=30,
+    par_h1=676,
+    par_h2=1029,
+    par_h3=0,
+    par_h4=45,
+    par_h5=20,
+    par_h6=120,
+    par_h7=-100,
+    par_gh1=-30,
+    par_gh2=-24754,
+    par_gh3=18,
+    res_heat_range=1,
+    res_heat_val=48,
+    range_sw_err=0,
 )
 
 
 # --- Bosch BME680 integer compensation (bme680.c, v3.5.x). C '/' truncates toward zero. ---
+
 
 def _div(a: int, b: int) -> int:
     q = abs(a) // abs(b)
@@ -182,7 +249,8 @@ def comp_pressure(cal: Calibration, t_fine: int, press_adc: int) -> int:
     var2 = var2 + ((var1 * cal.par_p5) << 1)
     var2 = (var2 >> 2) + (cal.par_p4 << 16)
     var1 = (((((var1 >> 2) * (var1 >> 2)) >> 13) * (cal.par_p3 << 5)) >> 3) + (
-        (cal.par_p2 * var1) >> 1)
+        (cal.par_p2 * var1) >> 1
+    )
     var1 = var1 >> 18
     var1 = ((32768 + var1) * cal.par_p1) >> 15
     if var1 == 0:
@@ -200,9 +268,14 @@ def comp_humidity(cal: Calibration, t_fine: int, hum_adc: int) -> int:
     """Return relative humidity in 0.001 %RH, clamped to 0..100000."""
     ts = ((t_fine * 5) + 128) >> 8
     var1 = (hum_adc - cal.par_h1 * 16) - (_div(ts * cal.par_h3, 100) >> 1)
-    var2 = (cal.par_h2 * (_div(ts * cal.par_h4, 100)
-                          + _div((ts * _div(ts * cal.par_h5, 100)) >> 6, 100)
-                          + (1 << 14))) >> 10
+    var2 = (
+        cal.par_h2
+        * (
+            _div(ts * cal.par_h4, 100)
+            + _div((ts * _div(ts * cal.par_h5, 100)) >> 6, 100)
+            + (1 << 14)
+        )
+    ) >> 10
     var3 = var1 * var2
     var4 = ((cal.par_h6 << 7) + _div(ts * cal.par_h7, 100)) >> 4
     var5 = ((var3 >> 14) * (var3 >> 14)) >> 10
@@ -220,6 +293,7 @@ def comp_gas(cal: Calibration, gas_adc: int, gas_range: int) -> int:
 
 
 # --- Inversion: search the integer ADC domain for the raw value nearest the truth. ---
+
 
 def _nearest(f: Callable[[int], float], target: float, lo: int, hi: int) -> int:
     """Index in [lo, hi] whose f is nearest target; f must be monotonic (either direction)."""
@@ -242,8 +316,7 @@ def invert_temperature(cal: Calibration, temperature_c: float) -> int:
 
 
 def invert_pressure(cal: Calibration, t_fine: int, pressure_hpa: float) -> int:
-    return _nearest(lambda a: comp_pressure(cal, t_fine, a), pressure_hpa * 100, 0,
-                    PRESS_ADC_MAX)
+    return _nearest(lambda a: comp_pressure(cal, t_fine, a), pressure_hpa * 100, 0, PRESS_ADC_MAX)
 
 
 def invert_humidity(cal: Calibration, t_fine: int, humidity_rh: float) -> int:

@@ -20,8 +20,14 @@ _BYTE_RE = re.compile(r"^[0-9a-fA-F]{2}$")
 _HEX_RE = re.compile(r"^(?:0[xX])?([0-9a-fA-F]+)$")
 _HEADER_TOKENS = [f"{i:x}" for i in range(ROW_WIDTH)]
 # Lines i2cdump prints around the table (without -y, or on stderr merged into a capture).
-_I2CDUMP_CHATTER = ("no size specified", "warning!", "i will probe", "i will read",
-                    "continue?", "you have been warned")
+_I2CDUMP_CHATTER = (
+    "no size specified",
+    "warning!",
+    "i will probe",
+    "i will read",
+    "continue?",
+    "you have been warned",
+)
 
 
 def parse_register_dump(text: str) -> bytes:
@@ -53,16 +59,18 @@ def _parse_i2cdump(lines: list[str]) -> bytes:
         # Only the first 16 tokens are bytes; what follows is the ASCII column (may hold spaces).
         tokens = m.group(2).split()[:ROW_WIDTH]
         if len(tokens) < ROW_WIDTH:
-            raise ValueError(f"line {lineno}: row {m.group(1)!r} has {len(tokens)} bytes, "
-                             f"expected {ROW_WIDTH}")
+            raise ValueError(
+                f"line {lineno}: row {m.group(1)!r} has {len(tokens)} bytes, expected {ROW_WIDTH}"
+            )
         for col, tok in enumerate(tokens):
             if tok.upper() == UNREADABLE:
                 value = 0
             elif _BYTE_RE.match(tok):
                 value = int(tok, 16)
             else:
-                raise ValueError(f"line {lineno}: bad byte token {tok!r} at register "
-                                 f"0x{base + col:02x}")
+                raise ValueError(
+                    f"line {lineno}: bad byte token {tok!r} at register 0x{base + col:02x}"
+                )
             regs[base + col] = value
     missing = [f"0x{b:02x}" for b in range(0, REGISTER_COUNT, ROW_WIDTH) if b not in seen]
     if missing:
@@ -89,10 +97,11 @@ def format_i2cdump(regs: bytes) -> str:
         raise ValueError(f"need {REGISTER_COUNT} register bytes, got {len(regs)}")
     out = ["     " + "".join(f"{i:x}  " for i in range(ROW_WIDTH)) + "  0123456789abcdef"]
     for base in range(0, REGISTER_COUNT, ROW_WIDTH):
-        row = regs[base:base + ROW_WIDTH]
+        row = regs[base : base + ROW_WIDTH]
         hexes = "".join(f"{b:02x} " for b in row)
         # i2cdump shows 0x00 and 0xff as '.', other non-printables as '?'.
         ascii_col = "".join(
-            "." if b in (0x00, 0xFF) else chr(b) if 32 <= b < 127 else "?" for b in row)
+            "." if b in (0x00, 0xFF) else chr(b) if 32 <= b < 127 else "?" for b in row
+        )
         out.append(f"{base:02x}: {hexes}   {ascii_col}")
     return "\n".join(out) + "\n"

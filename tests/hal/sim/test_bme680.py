@@ -36,10 +36,12 @@ class FrozenClock:
 
 def transfer_for(sim: Bme680Sim) -> drv.Transfer:
     """One bus transaction: optional write message, then optional read (repeated start)."""
+
     def transfer(data: bytes, n: int) -> bytes:
         if data:
             sim.write(data)
         return sim.read(n) if n else b""
+
     return transfer
 
 
@@ -67,6 +69,7 @@ def default_image() -> bytes:
 
 
 # --- compensation against published vectors (pimoroni/bme680-python tests) ---
+
 
 def test_integer_compensation_matches_published_vectors() -> None:
     cal = bm.DEFAULT_CALIBRATION
@@ -105,16 +108,23 @@ def test_negative_range_sw_err_is_a_signed_nibble() -> None:
 
 # --- the driver against the simulator ---
 
-@pytest.mark.parametrize("temperature_c,pressure_hpa",
-                         list(itertools.product((-20.0, 0.0, 23.4, 60.0),
-                                                (300.0, 705.5, 1013.25, 1100.0))))
+
+@pytest.mark.parametrize(
+    "temperature_c,pressure_hpa",
+    list(itertools.product((-20.0, 0.0, 23.4, 60.0), (300.0, 705.5, 1013.25, 1100.0))),
+)
 def test_driver_recovers_truth(clock: SimClock, temperature_c: float, pressure_hpa: float) -> None:
     sim = Bme680Sim(clock)
     sensor = started(sim, clock)
-    for humidity_rh, gas_ohm in zip((10.0, 42.0, 90.0), (1_500.0, 48_000.0, 900_000.0),
-                                    strict=True):
-        sim.set_conditions(temperature_c=temperature_c, pressure_hpa=pressure_hpa,
-                           humidity_rh=humidity_rh, gas_ohm=gas_ohm)
+    for humidity_rh, gas_ohm in zip(
+        (10.0, 42.0, 90.0), (1_500.0, 48_000.0, 900_000.0), strict=True
+    ):
+        sim.set_conditions(
+            temperature_c=temperature_c,
+            pressure_hpa=pressure_hpa,
+            humidity_rh=humidity_rh,
+            gas_ohm=gas_ohm,
+        )
         m = sensor.measure()
         assert m.temperature_c == pytest.approx(temperature_c, abs=0.5)
         assert m.pressure_hpa == pytest.approx(pressure_hpa, abs=1.0)
@@ -123,14 +133,29 @@ def test_driver_recovers_truth(clock: SimClock, temperature_c: float, pressure_h
 
 
 def test_driver_recovers_truth_with_another_calibration(clock: SimClock) -> None:
-    other = dataclasses.replace(bm.DEFAULT_CALIBRATION, par_t2=25800, par_t3=-2, par_p1=37000,
-                                par_h1=700, par_h3=-12, par_h7=-80, range_sw_err=-3,
-                                res_heat_range=2, res_heat_val=-20)
+    other = dataclasses.replace(
+        bm.DEFAULT_CALIBRATION,
+        par_t2=25800,
+        par_t3=-2,
+        par_p1=37000,
+        par_h1=700,
+        par_h3=-12,
+        par_h7=-80,
+        range_sw_err=-3,
+        res_heat_range=2,
+        res_heat_val=-20,
+    )
     img = bytearray(256)
     for address, value in bm.encode_calibration(other).items():
         img[address] = value
-    sim = Bme680Sim(clock, calibration=bytes(img), temperature_c=31.0, pressure_hpa=850.0,
-                    humidity_rh=75.0, gas_ohm=12_000.0)
+    sim = Bme680Sim(
+        clock,
+        calibration=bytes(img),
+        temperature_c=31.0,
+        pressure_hpa=850.0,
+        humidity_rh=75.0,
+        gas_ohm=12_000.0,
+    )
     assert sim.calibration == other
     m = started(sim, clock).measure()
     # Tighter than the spec's tolerances: the float driver and the integer inversion must
@@ -161,8 +186,10 @@ def test_gas_is_none_without_a_plausible_heater_profile(clock: SimClock) -> None
     sim.write(bytes((simmod.REG_RES_HEAT_0, 0)))
     m = sensor.measure()
     assert m.gas_resistance_ohm is None
-    assert reg(sim, simmod.REG_GAS_R_LSB)[0] & (simmod.GAS_VALID | simmod.HEAT_STAB) == \
-        simmod.GAS_VALID
+    assert (
+        reg(sim, simmod.REG_GAS_R_LSB)[0] & (simmod.GAS_VALID | simmod.HEAT_STAB)
+        == simmod.GAS_VALID
+    )
 
 
 def test_wrong_chip_id_is_named(clock: SimClock) -> None:
@@ -181,6 +208,7 @@ def test_driver_gives_up_when_no_new_data() -> None:
 
 # --- clock and register-level behaviour ---
 
+
 def test_sim_clock_skips_sleeps_but_keeps_virtual_time(clock: SimClock) -> None:
     real_start, virtual_start = time.monotonic(), clock.now_ms()
     clock.sleep_ms(60_000)
@@ -188,7 +216,6 @@ def test_sim_clock_skips_sleeps_but_keeps_virtual_time(clock: SimClock) -> None:
     assert time.monotonic() - real_start < 5  # nowhere near the minute it pretended
     with pytest.raises(ValueError):
         clock.sleep_ms(-1)
-
 
 
 def test_read_before_conversion_ends_is_stale_without_new_data(clock: SimClock) -> None:
@@ -205,8 +232,10 @@ def test_read_before_conversion_ends_is_stale_without_new_data(clock: SimClock) 
     clock.sleep_ms(DRIVER_DURATION_MS - 1)
     assert reg(sim, simmod.REG_MEAS_STATUS_0)[0] & simmod.NEW_DATA == 0
     clock.sleep_ms(1)
-    assert reg(sim, simmod.REG_MEAS_STATUS_0)[0] & (simmod.NEW_DATA | simmod.MEASURING) == \
-        simmod.NEW_DATA
+    assert (
+        reg(sim, simmod.REG_MEAS_STATUS_0)[0] & (simmod.NEW_DATA | simmod.MEASURING)
+        == simmod.NEW_DATA
+    )
     assert reg(sim, simmod.FIELD_START, 13) != old_fields
     assert reg(sim, simmod.REG_CTRL_MEAS)[0] & simmod.MODE_MASK == 0  # back to sleep
 
@@ -232,8 +261,7 @@ def test_soft_reset_restores_power_on_defaults(clock: SimClock) -> None:
 
 def test_read_only_registers_ignore_writes_and_pairs_write_in_order(clock: SimClock) -> None:
     sim = Bme680Sim(clock)
-    sim.write(bytes((simmod.REG_CHIP_ID, 0x12, simmod.REG_CTRL_HUM, 0x02,
-                     simmod.REG_CONFIG, 0x08)))
+    sim.write(bytes((simmod.REG_CHIP_ID, 0x12, simmod.REG_CTRL_HUM, 0x02, simmod.REG_CONFIG, 0x08)))
     assert reg(sim, simmod.REG_CHIP_ID)[0] == simmod.CHIP_ID
     assert reg(sim, simmod.REG_CTRL_HUM)[0] == 0x02
     assert reg(sim, simmod.REG_CONFIG)[0] == 0x08
@@ -269,17 +297,25 @@ def test_noise_is_seeded_and_bounded(clock: SimClock) -> None:
 
 # --- register dumps ---
 
+
 def test_dump_round_trip_reproduces_calibration_and_readings(clock: SimClock) -> None:
-    truth = {"temperature_c": 18.5, "pressure_hpa": 962.0, "humidity_rh": 63.0,
-             "gas_ohm": 120_000.0}
+    truth = {
+        "temperature_c": 18.5,
+        "pressure_hpa": 962.0,
+        "humidity_rh": 63.0,
+        "gas_ohm": 120_000.0,
+    }
     original = Bme680Sim(clock, **truth)
     expected = vars_of(started(original, clock).measure())
     text = format_i2cdump(original.registers())
 
     replay = Bme680Sim.from_dump(text, clock)
     assert replay.calibration == original.calibration
-    for sim in (replay, Bme680Sim.from_dump(text, clock, **truth),
-                Bme680Sim.from_dump(original.registers().hex(), clock)):
+    for sim in (
+        replay,
+        Bme680Sim.from_dump(text, clock, **truth),
+        Bme680Sim.from_dump(original.registers().hex(), clock),
+    ):
         assert vars_of(started(sim, clock).measure()) == expected
 
 

@@ -27,8 +27,7 @@ def test_format_matches_i2cdump_layout() -> None:
     lines = format_i2cdump(bytes(regs)).splitlines()
     assert lines[0] == HEADER
     assert len(lines) == 17
-    assert lines[14] == ("d0: 61 41 05 ff 00 00 00 00 00 00 00 00 00 00 00 00    "
-                         "aA?.............")
+    assert lines[14] == ("d0: 61 41 05 ff 00 00 00 00 00 00 00 00 00 00 00 00    aA?.............")
 
 
 def test_i2cdump_text_round_trips() -> None:
@@ -56,12 +55,15 @@ def test_unreadable_registers_read_as_zero() -> None:
     assert regs[0x00] == 0 and regs[0x0F] == 0 and regs[0x01] == 1 and regs[0x10] == 0x10
 
 
-@pytest.mark.parametrize("render", [
-    lambda b: b.hex(),
-    lambda b: " ".join(f"{x:02x}" for x in b),
-    lambda b: "\n".join(b[i:i + 16].hex().upper() for i in range(0, 256, 16)),
-    lambda b: "\n".join(" ".join(f"0x{x:02X}" for x in b[i:i + 8]) for i in range(0, 256, 8)),
-])
+@pytest.mark.parametrize(
+    "render",
+    [
+        lambda b: b.hex(),
+        lambda b: " ".join(f"{x:02x}" for x in b),
+        lambda b: "\n".join(b[i : i + 16].hex().upper() for i in range(0, 256, 16)),
+        lambda b: "\n".join(" ".join(f"0x{x:02X}" for x in b[i : i + 8]) for i in range(0, 256, 8)),
+    ],
+)
 def test_hex_formats(render: Callable[[bytes], str]) -> None:
     regs = sample_registers()
     assert parse_register_dump(render(regs)) == regs

@@ -1,4 +1,5 @@
 """Hostile: tries to end the host process."""
+
 import os
 
 from harvester_sdk import guard, metric

@@ -1,4 +1,5 @@
 """Hostile: reads the environment, looking for secrets. It reports what it found."""
+
 import os
 
 from harvester_sdk import guard, metric, reading

@@ -1,4 +1,5 @@
 """Hostile: unbounded recursion, with the interpreter's own guard lifted."""
+
 import sys
 
 from harvester_sdk import guard, metric, reading

@@ -1,0 +1,72 @@
+"""The `harvester` command as a user runs it: a real process, stopped with Ctrl-C (SIGINT)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ARTIFACTS
+
+NODE = """
+[node]
+name = "cli-test"
+plugin_dir = "{plugins}"
+cache_dir = "{artifacts}"
+[sim]
+time_scale = 0
+[[sim.i2c]]
+device = "bme680"
+temperature_c = 19.0
+[[plugins]]
+name = "bme680"
+poll_interval_s = 0.1
+grants = {{ i2c = [{{ bus = 1, addresses = [0x77] }}] }}
+"""
+
+
+async def harvester(*args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "harvester", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+@pytest.mark.wasm
+async def test_run_prints_readings_and_logs_then_stops_cleanly_on_ctrl_c(
+    plugin_dir: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "node.toml"
+    config.write_text(NODE.format(plugins=plugin_dir, artifacts=ARTIFACTS))
+    proc = await harvester("run", "--config", str(config))
+    assert proc.stdout and proc.stderr
+    seen: list[str] = []
+    async with asyncio.timeout(60):
+        while not any("temperature=19.00 °C" in line for line in seen):
+            line = (await proc.stdout.readline()).decode()
+            assert line, f"harvester exited early: {(await proc.stderr.read()).decode()}"
+            seen.append(line)
+    proc.send_signal(signal.SIGINT)
+    async with asyncio.timeout(30):
+        rest, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    assert "stopped cleanly" in err.decode()
+    output = "".join(seen) + rest.decode()
+    assert "BME680 ready on bus 1 at 0x77" in output  # the plugin's own log line
+    assert "running" in output
+
+
+async def test_a_bad_config_exits_2_naming_file_key_and_value(tmp_path: Path) -> None:
+    config = tmp_path / "node.toml"
+    config.write_text('[node]\nname = "x"\n[[plugins]]\nname = "p"\npoll_interval_s = "often"\n')
+    proc = await harvester("run", "--config", str(config))
+    async with asyncio.timeout(30):
+        _, err = await proc.communicate()
+    text = err.decode()
+    assert proc.returncode == 2
+    assert f"config error: {config}: " in text
+    assert "plugins[0].poll_interval_s" in text
+    assert "'often'" in text
