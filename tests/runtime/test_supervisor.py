@@ -66,8 +66,10 @@ async def test_stop_is_orderly_even_with_a_call_in_progress(plugin_dir: Path) ->
         )
     states = {name: r.state for name, r in node.supervisor.runners.items()}
     assert states == {"bme680": "stopped", "p": "stopped"}
-    # The plugins' workers and the supervisor's epoch ticker are gone.
-    assert set(threading.enumerate()) - threads_before == set()
+    # The plugins' workers and the supervisor's epoch ticker are gone (asyncio_N threads
+    # belong to the event loop's shared default executor, not to the supervisor).
+    left = {t.name for t in set(threading.enumerate()) - threads_before}
+    assert {name for name in left if not name.startswith("asyncio_")} == set()
 
 
 async def test_plugin_log_lines_reach_the_bus(plugin_dir: Path) -> None:
