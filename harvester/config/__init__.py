@@ -10,6 +10,7 @@ from harvester.config.model import (
     RestartPolicy,
     SimBme680,
     SimConfig,
+    SimDht22,
 )
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "RestartPolicy",
     "SimBme680",
     "SimConfig",
+    "SimDht22",
     "load_node_config",
 ]

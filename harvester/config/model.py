@@ -84,11 +84,20 @@ class SimBme680(Frozen):
     dump: Path | None = None
 
 
+class SimDht22(Frozen):
+    pin: Pin = 4
+    temperature_c: float = Field(default=21.0, ge=-40, le=80)
+    humidity_rh: float = Field(default=50.0, ge=0, le=100)
+    # Share of reads that fail, as the real sensor's do now and then.
+    failure_rate: float = Field(default=0.05, ge=0, le=1)
+
+
 class SimConfig(Frozen):
     # 1.0 = device timing in real time; 0 = sleeps return at once (tests, benchmarks).
     time_scale: float = Field(default=1.0, ge=0, le=100)
     seed: int = 0
     i2c: tuple[SimBme680, ...] = ()
+    dht22: tuple[SimDht22, ...] = ()
     cpu_temp_c: float = Field(default=48.0, ge=-40, le=125)
 
     @field_validator("i2c")

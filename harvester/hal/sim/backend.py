@@ -31,6 +31,13 @@ class SimBackend:
         self.dht22: dict[int, Dht22Sim] = {}
         for dev in config.i2c:
             self.add_bme680(dev)
+        for dht in config.dht22:
+            self.add_dht22(
+                dht.pin,
+                temperature_c=dht.temperature_c,
+                humidity_rh=dht.humidity_rh,
+                failure_rate=dht.failure_rate,
+            )
 
     def add_bme680(self, dev: SimBme680) -> Bme680Sim:
         truth = {

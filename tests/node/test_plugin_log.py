@@ -1,0 +1,71 @@
+"""The per-plugin log: a token bucket that counts and reports what it drops."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from harvester.constants import LOG_BURST, LOG_MAX_MESSAGE
+from harvester.node.events import EventBus, LogEvent
+from harvester.node.plugin_log import PluginLog
+
+
+async def collect(bus: EventBus, action) -> list[LogEvent]:
+    async with bus.subscribe() as queue:
+        action()
+        await asyncio.sleep(0)  # let call_soon callbacks run
+        events = []
+        while not queue.empty():
+            events.append(queue.get_nowait())
+        return events
+
+
+async def test_a_flood_is_cut_to_the_burst_and_the_drop_is_reported() -> None:
+    bus = EventBus()
+    log = PluginLog("p", bus)
+
+    def flood() -> None:
+        for i in range(LOG_BURST + 500):
+            log.plugin_said("info", f"line {i}")
+        log.flush()
+
+    events = await collect(bus, flood)
+    plugin_lines = [e for e in events if e.origin == "plugin"]
+    host_lines = [e.message for e in events if e.origin == "host"]
+    # A trickle may refill while the loop runs; the burst is the bulk of what passes.
+    assert LOG_BURST <= len(plugin_lines) < LOG_BURST + 5
+    dropped = LOG_BURST + 500 - len(plugin_lines)
+    assert host_lines == [f"log rate limit: dropped {dropped} lines from this plugin"]
+
+
+async def test_long_lines_are_truncated_saying_how_long_they_were() -> None:
+    bus = EventBus()
+    log = PluginLog("p", bus)
+    (event,) = await collect(bus, lambda: log.plugin_said("warn", "x" * 50_000))
+    assert event.message.startswith("x" * LOG_MAX_MESSAGE)
+    assert event.message.endswith("... [50000 chars, truncated]")
+    assert event.level == "warn"
+
+
+async def test_host_lines_are_never_rate_limited() -> None:
+    bus = EventBus()
+    log = PluginLog("p", bus)
+
+    def lots() -> None:
+        for i in range(LOG_BURST * 3):
+            log.host_says("warn", f"host {i}")
+
+    events = await collect(bus, lots)
+    assert len(events) == LOG_BURST * 3
+
+
+async def test_events_published_from_worker_threads_arrive_in_order() -> None:
+    bus = EventBus()
+    async with bus.subscribe() as queue:
+        thread = threading.Thread(
+            target=lambda: [bus.publish(LogEvent("p", "info", str(i), "plugin")) for i in range(50)]
+        )
+        thread.start()
+        await asyncio.to_thread(thread.join)
+        got = [(await asyncio.wait_for(queue.get(), 5)).message for _ in range(50)]
+    assert got == [str(i) for i in range(50)]
