@@ -45,6 +45,7 @@ case "$cmd" in
     setup
     shift || true
     "$VENV/bin/ruff" check .
+    "$VENV/bin/mypy"
     "$VENV/bin/python" -m pytest "$@"
     ;;
   bench)

@@ -15,6 +15,7 @@ from harvester.hal.sim.dht22 import Dht22Sim
 from harvester.hal.sim.i2c_bus import SimI2CBus
 
 SIM_MEMORY_TOTAL = 4 * 1024**3  # a 4 GB Pi 4
+TRUTH_KEYS = ("temperature_c", "pressure_hpa", "humidity_rh", "gas_ohm")
 
 
 class SimBackend:
@@ -40,16 +41,19 @@ class SimBackend:
             )
 
     def add_bme680(self, dev: SimBme680) -> Bme680Sim:
-        truth = {
-            "temperature_c": dev.temperature_c,
-            "pressure_hpa": dev.pressure_hpa,
-            "humidity_rh": dev.humidity_rh,
-            "gas_ohm": dev.gas_ohm,
-        }
-        if dev.dump is not None:
-            sim = Bme680Sim.from_dump(Path(dev.dump).read_text(), self.clock, **truth)
+        if dev.dump is None:
+            sim = Bme680Sim(
+                self.clock,
+                temperature_c=dev.temperature_c,
+                pressure_hpa=dev.pressure_hpa,
+                humidity_rh=dev.humidity_rh,
+                gas_ohm=dev.gas_ohm,
+            )
         else:
-            sim = Bme680Sim(self.clock, **truth)
+            # With a dump, only truth the config states outright replaces the readings the
+            # real chip recorded; with none stated, the sim replays them (docs/bme680-sim.md).
+            truth = {k: getattr(dev, k) for k in TRUTH_KEYS if k in dev.model_fields_set}
+            sim = Bme680Sim.from_dump(Path(dev.dump).read_text(), self.clock, truth=truth)
         self.bus(dev.bus).attach(dev.address, sim)
         self.devices[(dev.bus, dev.address)] = sim
         return sim

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from harvester.hal.sim import bme680_math as bm
@@ -160,9 +161,19 @@ class Bme680Sim:
 
     @classmethod
     def from_dump(
-        cls, text: str, clock: SimClock, *, noise: Bme680Noise | None = None, **truth: float
+        cls,
+        text: str,
+        clock: SimClock,
+        *,
+        noise: Bme680Noise | None = None,
+        truth: Mapping[str, float] | None = None,
     ) -> Bme680Sim:
-        """Build from a register dump (see regdump). Without truth, replay its field data."""
+        """Build from a register dump (see regdump). Without truth, replay its field data.
+
+        `truth` takes the constructor's keywords (temperature_c, pressure_hpa, humidity_rh,
+        gas_ohm); the calibration and chip id always come from the dump.
+        """
+        truth = dict(truth or {})
         regs = parse_register_dump(text)
         replay = None if truth else regs[FIELD_START : FIELD_END + 1]
         return cls(

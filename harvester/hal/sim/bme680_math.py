@@ -8,6 +8,7 @@ that must agree (to within integer rounding) for the round trip to work.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -323,6 +324,10 @@ def invert_humidity(cal: Calibration, t_fine: int, humidity_rh: float) -> int:
     return _nearest(lambda a: comp_humidity(cal, t_fine, a), humidity_rh * 1000, 0, HUM_ADC_MAX)
 
 
+def _gas_at(cal: Calibration, gas_range: int, adc: int) -> float:
+    return comp_gas(cal, adc, gas_range)
+
+
 def invert_gas(cal: Calibration, gas_ohm: float) -> tuple[int, int]:
     """Return (gas_adc, gas_range) whose resistance is nearest gas_ohm (relative error).
 
@@ -331,7 +336,7 @@ def invert_gas(cal: Calibration, gas_ohm: float) -> tuple[int, int]:
     best: tuple[float, int, int, int] | None = None
     for rng in range(16):
         # Within one range the resistance falls monotonically as the ADC value rises.
-        adc = _nearest(lambda a, r=rng: comp_gas(cal, a, r), gas_ohm, 0, GAS_ADC_MAX)
+        adc = _nearest(functools.partial(_gas_at, cal, rng), gas_ohm, 0, GAS_ADC_MAX)
         err = abs(comp_gas(cal, adc, rng) - gas_ohm) / gas_ohm
         key = (round(err, 6), abs(adc - 512), adc, rng)
         if best is None or key < best:

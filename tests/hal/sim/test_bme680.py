@@ -313,7 +313,7 @@ def test_dump_round_trip_reproduces_calibration_and_readings(clock: SimClock) ->
     assert replay.calibration == original.calibration
     for sim in (
         replay,
-        Bme680Sim.from_dump(text, clock, **truth),
+        Bme680Sim.from_dump(text, clock, truth=truth),
         Bme680Sim.from_dump(original.registers().hex(), clock),
     ):
         assert vars_of(started(sim, clock).measure()) == expected
