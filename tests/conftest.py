@@ -7,6 +7,7 @@ in .harvester/artifacts, so only the first run on a machine pays for compiling.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -30,14 +31,29 @@ HOSTILE = ROOT / "tests" / "plugins" / "hostile"
 
 
 @pytest.fixture(scope="session")
-def plugin_dir() -> Path:
+def plugin_dir(request: pytest.FixtureRequest) -> Path:
     """Every plugin (plugins/* and the hostile test plugins) built and precompiled."""
     folders = find_plugins(ROOT / "plugins") + find_plugins(HOSTILE)
     cache = ArtifactCache(ARTIFACTS)
+    # A cold cache takes minutes: say what is happening instead of sitting silent.
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        with capture.global_and_fixture_disabled():
+            print(line, flush=True)
+
+    say(f"building and precompiling {len(folders)} plugins (cached by content hash)")
 
     def build_and_precompile(folder: Path) -> None:
         result = build_plugin(folder, out_dir=TEST_BUILDS, cache_dir=BUILD_CACHE)
+        started = time.monotonic()
+        compiled = not cache.artifact_path(result.output).is_file()
         cache.ensure(result.output, plugin=result.manifest.name)
+        build = "cached" if result.cached else f"built in {result.seconds:.1f} s"
+        artifact = (
+            f"precompiled in {time.monotonic() - started:.1f} s" if compiled else "artifact cached"
+        )
+        say(f"  {result.manifest.name}: {build}, {artifact}")
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(build_and_precompile, folders))
