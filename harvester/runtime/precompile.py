@@ -2,7 +2,7 @@
 
     python -m harvester.runtime.precompile COMPONENT.wasm ARTIFACT.cwasm
 
-Compiling costs ~7 s and leaves a process ~300 MB larger, so a node never does it in
+Compiling costs 5-9 s and peaks at ~420 MB RSS (bench/), so a node never does it in
 its own process: it asks this child (see artifacts.py) and then maps the result.
 """
 

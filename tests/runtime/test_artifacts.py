@@ -72,3 +72,22 @@ def test_a_missing_component_says_so(tmp_path: Path, engine) -> None:
         PluginLoadError, match=r"plugin 'ghost': component .*ghost.wasm does not exist"
     ):
         ArtifactCache(tmp_path).load(engine, tmp_path / "ghost.wasm", plugin="ghost")
+
+
+def test_the_component_hash_is_remembered_on_disk(
+    plugin_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    component = tmp_path / "c.wasm"
+    shutil.copyfile(plugin_dir / "raises.wasm", component)
+    first = ArtifactCache(tmp_path / "cache").artifact_path(component)
+
+    def no_hashing(path: Path) -> str:
+        raise AssertionError("hashed again")
+
+    monkeypatch.setattr("harvester.runtime.artifacts.file_sha256", no_hashing)
+    # A new process (a new cache object) finds the hash without reading the component.
+    assert ArtifactCache(tmp_path / "cache").artifact_path(component) == first
+    monkeypatch.undo()
+    # A changed component is hashed afresh and gets another artifact.
+    component.write_bytes(component.read_bytes() + b"changed")
+    assert ArtifactCache(tmp_path / "cache").artifact_path(component) != first

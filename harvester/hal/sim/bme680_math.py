@@ -294,6 +294,8 @@ def comp_gas(cal: Calibration, gas_adc: int, gas_range: int) -> int:
 
 
 # --- Inversion: search the integer ADC domain for the raw value nearest the truth. ---
+# Each is a pure function of (calibration, truth), and the truth rarely changes between
+# conversions, so results are cached: the search costs ~200 µs, the cache hit ~1 µs.
 
 
 def _nearest(f: Callable[[int], float], target: float, lo: int, hi: int) -> int:
@@ -312,14 +314,17 @@ def _nearest(f: Callable[[int], float], target: float, lo: int, hi: int) -> int:
     return best
 
 
+@functools.lru_cache(maxsize=1024)
 def invert_temperature(cal: Calibration, temperature_c: float) -> int:
     return _nearest(lambda a: comp_temperature(cal, a)[0], temperature_c * 100, 0, TEMP_ADC_MAX)
 
 
+@functools.lru_cache(maxsize=1024)
 def invert_pressure(cal: Calibration, t_fine: int, pressure_hpa: float) -> int:
     return _nearest(lambda a: comp_pressure(cal, t_fine, a), pressure_hpa * 100, 0, PRESS_ADC_MAX)
 
 
+@functools.lru_cache(maxsize=1024)
 def invert_humidity(cal: Calibration, t_fine: int, humidity_rh: float) -> int:
     return _nearest(lambda a: comp_humidity(cal, t_fine, a), humidity_rh * 1000, 0, HUM_ADC_MAX)
 
@@ -328,6 +333,7 @@ def _gas_at(cal: Calibration, gas_range: int, adc: int) -> float:
     return comp_gas(cal, adc, gas_range)
 
 
+@functools.lru_cache(maxsize=1024)
 def invert_gas(cal: Calibration, gas_ohm: float) -> tuple[int, int]:
     """Return (gas_adc, gas_range) whose resistance is nearest gas_ohm (relative error).
 
