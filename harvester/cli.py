@@ -24,7 +24,7 @@ from harvester.runtime.artifacts import ArtifactCache
 from harvester.runtime.errors import PluginLoadError
 
 console = Console(stderr=True)
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)  # one event, one line, even when piped
 DEFAULT_OUT = Path("build/plugins")
 DEFAULT_CACHE = Path(".harvester/builds")
 
