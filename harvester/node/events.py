@@ -68,8 +68,11 @@ class EventBus:
             on_loop = False
         if on_loop:
             self._deliver(event)
-        elif not self._loop.is_closed():
+            return
+        try:
             self._loop.call_soon_threadsafe(self._deliver, event)
+        except RuntimeError:
+            pass  # the loop closed while a plugin thread was finishing: nobody is listening
 
     def _deliver(self, event: Event) -> None:
         for queue in self._queues:

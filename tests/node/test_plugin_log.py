@@ -69,3 +69,10 @@ async def test_events_published_from_worker_threads_arrive_in_order() -> None:
         await asyncio.to_thread(thread.join)
         got = [(await asyncio.wait_for(queue.get(), 5)).message for _ in range(50)]
     assert got == [str(i) for i in range(50)]
+
+
+def test_publishing_after_the_loop_closed_is_harmless() -> None:
+    loop = asyncio.new_event_loop()
+    bus = EventBus(loop)
+    loop.close()
+    bus.publish(LogEvent("p", "info", "late line from a worker thread", "plugin"))
