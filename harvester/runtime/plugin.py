@@ -32,6 +32,8 @@ from harvester.runtime.errors import (
 from harvester.runtime.host_api import record
 
 STDERR_TAIL_LINES = 20
+WASM_PAGE = 65536
+_START_PAGES = re.compile(r"memory minimum size of (\d+) pages exceeds memory limits")
 _METRIC_NAME = re.compile(METRIC_NAME_PATTERN)
 _MAX_METRICS = 64
 _MAX_UNIT = 16
@@ -158,8 +160,17 @@ class PluginInstance:
         try:
             self._instance = linker.instantiate(self._store, component)
         except wasmtime.WasmtimeError as exc:
-            if "import" in str(exc) or "matching implementation" in str(exc):
+            text = str(exc)
+            if "import" in text or "matching implementation" in text:
                 raise PluginLoadError(name, f"cannot link: {exc}") from exc
+            if (pages := _START_PAGES.search(text)) is not None:
+                # Restarting cannot help: the component needs more memory just to start.
+                need_mb = int(pages.group(1)) * WASM_PAGE / 2**20
+                raise PluginLoadError(
+                    name,
+                    f"needs {need_mb:.1f} MB of linear memory to start, more than its"
+                    f" limits.memory_mb = {limits.memory_mb}",
+                ) from exc
             raise _classify(name, exc, list(self._stderr.tail)) from exc
         self._init = self._export("init")
         self._describe = self._export("describe")

@@ -126,3 +126,10 @@ def test_an_address_outside_the_grant_is_refused(instantiate) -> None:
     with pytest.raises(PluginReportedError) as err:
         plugin.init({"address": "0x76"})
     assert "not-granted: i2c bus 1 address 0x76" in str(err.value)
+
+
+def test_a_memory_limit_below_the_start_size_is_a_load_error(instantiate) -> None:
+    from harvester.runtime.errors import PluginLoadError
+
+    with pytest.raises(PluginLoadError, match=r"needs 12\.4 MB of linear memory to start"):
+        instantiate("bme680", sim_backend(), memory_mb=8)
