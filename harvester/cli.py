@@ -30,13 +30,18 @@ DEFAULT_CACHE = Path(".harvester/builds")
 
 
 def _progress() -> Progress:
+    """Live spinners while work runs; results are printed as lines above them."""
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
         console=console,
-        transient=False,
+        transient=True,
     )
+
+
+def _report(progress: Progress, line: str) -> None:
+    progress.console.print(line, soft_wrap=True)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -55,19 +60,15 @@ def cmd_build(args: argparse.Namespace) -> int:
         }
         for future in as_completed(tasks):
             folder, task = tasks[future]
+            progress.remove_task(task)
             try:
                 result = future.result()
             except (BuildError, ManifestError) as exc:
                 failed += 1
-                progress.update(task, description=f"[red]failed {folder}", completed=1)
-                console.print(f"[red]{escape(str(exc))}")
+                _report(progress, f"[red]failed[/] {escape(str(folder))}: {escape(str(exc))}")
                 continue
             how = "cached" if result.cached else f"built in {result.seconds:.1f} s"
-            progress.update(
-                task,
-                description=f"[green]{result.manifest.name}[/] → {result.output} ({how})",
-                completed=1,
-            )
+            _report(progress, f"[green]{result.manifest.name}[/] → {result.output} ({how})")
     return 1 if failed else 0
 
 
@@ -79,20 +80,17 @@ def cmd_precompile(args: argparse.Namespace) -> int:
         for plugin in config.plugins:
             task = progress.add_task(f"precompiling {plugin.name}", total=1)
             started = time.monotonic()
+            component = config.plugin_dir / f"{plugin.component_name}.wasm"
             try:
-                path = cache.ensure(
-                    config.plugin_dir / f"{plugin.component_name}.wasm", plugin=plugin.name
-                )
+                path = cache.ensure(component, plugin=plugin.name)
             except PluginLoadError as exc:
                 failed += 1
-                progress.update(task, description=f"[red]{escape(str(exc))}", completed=1)
+                _report(progress, f"[red]failed[/] {escape(str(exc))}")
                 continue
-            progress.update(
-                task,
-                description=f"[green]{plugin.name}[/] → {path.name}"
-                f" ({time.monotonic() - started:.1f} s)",
-                completed=1,
-            )
+            finally:
+                progress.remove_task(task)
+            took = time.monotonic() - started
+            _report(progress, f"[green]{plugin.name}[/] → {path} ({took:.1f} s)")
     return 1 if failed else 0
 
 

@@ -70,3 +70,19 @@ async def test_a_bad_config_exits_2_naming_file_key_and_value(tmp_path: Path) ->
     assert f"config error: {config}: " in text
     assert "plugins[0].poll_interval_s" in text
     assert "'often'" in text
+
+
+@pytest.mark.wasm
+async def test_plugin_build_reports_each_plugin(plugin_dir: Path, tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    proc = await harvester(
+        "plugin", "build", str(root / "plugins" / "bme680"), str(tmp_path / "missing"),
+        "--out", str(tmp_path / "out"), "--cache", str(root / ".harvester" / "builds"),
+    )  # fmt: skip
+    async with asyncio.timeout(120):
+        _, err = await proc.communicate()
+    text = err.decode()
+    assert proc.returncode == 1  # one of the two folders is not a plugin
+    assert "bme680 → " in text and "(cached)" in text
+    assert f"{tmp_path / 'missing' / 'plugin.toml'}: cannot read" in " ".join(text.split())
+    assert (tmp_path / "out" / "bme680.wasm").is_file()

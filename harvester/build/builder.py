@@ -7,6 +7,7 @@ unchanged plugin is copied from the cache in milliseconds instead of rebuilt (~1
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import os
 import shutil
@@ -121,10 +122,12 @@ def build_plugin(
             Path(tmp).unlink(missing_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{manifest.name}.wasm"
-    # Copy, then rename: a watcher never sees a half-written component.
-    tmp_out = output.with_suffix(".wasm.tmp")
-    shutil.copyfile(cached_file, tmp_out)
-    os.replace(tmp_out, output)
+    # Leave an identical output alone: a node watching the folder sees no change. Otherwise
+    # copy, then rename, so a watcher never sees a half-written component.
+    if not (output.is_file() and filecmp.cmp(cached_file, output, shallow=False)):
+        tmp_out = output.with_suffix(".wasm.tmp")
+        shutil.copyfile(cached_file, tmp_out)
+        os.replace(tmp_out, output)
     return BuildResult(manifest, output, digest, cached, time.monotonic() - started)
 
 

@@ -80,3 +80,12 @@ def test_a_bad_manifest_names_file_and_key(tmp_path: Path) -> None:
         load_manifest(tmp_path)
     assert str(tmp_path / "plugin.toml") in str(err.value)
     assert "name" in str(err.value) and "'Bad Name'" in str(err.value)
+
+
+@pytest.mark.wasm
+def test_an_identical_output_is_left_untouched(plugin_dir: Path, tmp_path: Path) -> None:
+    cache = ROOT / ".harvester" / "builds"
+    first = build_plugin(BME680, out_dir=tmp_path, cache_dir=cache).output
+    stamp = first.stat().st_mtime_ns
+    again = build_plugin(BME680, out_dir=tmp_path, cache_dir=cache).output
+    assert again.stat().st_mtime_ns == stamp
