@@ -50,6 +50,9 @@ class Case:
     quarantine: bool
 
 
+DEADLINE = r"timeout: call exceeded its deadline"
+TOO_MUCH = r"trap: too much data is being copied between the host and the guest"
+
 CASES = [
     Case(
         "read-file",
@@ -67,6 +70,11 @@ CASES = [
     Case("exit-process", r"trap: guest called exit\(1\)", True),
     Case("sleep-forever", r"timeout: call exceeded its deadline", True),
     Case("bad-metrics", r"contract: metric name '\.\./\.\./harvester/hub/cmd/#'", True),
+    # Either the deadline stops the guest while it builds the data, or wasmtime's bound on
+    # what one call may copy across the boundary ("hostcall fuel") traps it; a guest that
+    # runs out of memory on the way traps too. All are faults that end in quarantine.
+    Case("huge-result", rf"({DEADLINE}|{TOO_MUCH}|trap: )", True),
+    Case("huge-write", rf"({DEADLINE}|{TOO_MUCH}|trap: )", True),
     Case("ungranted-i2c", r"poll failed: hal: not-granted: i2c bus 1 address 0x50", False),
     Case(
         "absurd-read", r"poll failed: hal: other: read of 4294967295 bytes exceeds the limit", False
@@ -164,3 +172,19 @@ class RecordingDevice:
     def read(self, length: int) -> bytes:
         self.messages.append(("read", length))
         return bytes(length)
+
+
+@pytest.mark.parametrize("plugin", ["huge-result", "huge-write"])
+async def test_wasmtime_bounds_the_data_one_call_may_copy(plugin_dir: Path, plugin: str) -> None:
+    # Time and memory enough that neither stops the plugin first: the copy bound must.
+    config = hostile_config(plugin_dir, plugin).model_copy(deep=True)
+    roomy = config.plugins[1].model_copy(
+        update={"limits": config.plugins[1].limits.model_copy(
+            update={"memory_mb": 256, "call_timeout_ms": 10_000}
+        )}
+    )  # fmt: skip
+    config = config.model_copy(update={"plugins": (config.plugins[0], roomy)})
+    async with running(config) as node:
+        await node.wait_for(host_log(TOO_MUCH))
+        await node.wait_for(quarantined)
+        assert_neighbour_healthy(node, 0)
