@@ -65,7 +65,8 @@ class FastFunc:
             if result is None:
                 return None
             value = result.lift(space)
-            drop_husk(space)  # wasmtime-py never drops the result: leaks its payload box
+            if result.boxed:  # wasmtime-py never drops the result: leaks its payload box
+                drop_husk(space)
             return value
         finally:
             for i in range(n):  # the call borrowed the params: they are still ours to free

@@ -77,6 +77,13 @@ def drop_husk(val: Any) -> None:
 class Converter:
     """Moves Python values of one WIT type into and out of `wasmtime_component_val_t`."""
 
+    # Whether a lifted val of this type may still hold something (a variant/option/result
+    # payload box; anything in a type we leave to wasmtime-py), so its husk must be dropped.
+    # Other husks own nothing: scalars never do, and strings, enums, lists and records were
+    # freed by their *_delete, which leaves {0, NULL}; dropping that again is harmless (it is
+    # what wasmtime does to a host function's arguments after wasmtime-py consumed them).
+    boxed = False
+
     def put(self, store: Storelike, value: Any, dst: Any) -> None:
         """Lower `value` into the val `dst`. On error `dst` owns nothing new."""
         raise NotImplementedError
@@ -203,13 +210,14 @@ class _List(Converter):
     def lift(self, src: Any) -> Any:
         assert src.kind == LIST
         vec = src.of.list
-        lift, data = self.element.lift, vec.data
+        lift, boxed, data = self.element.lift, self.element.boxed, vec.data
         try:
             out = []
             for i in range(vec.size):
                 item = data[i]
                 out.append(lift(item))
-                drop_husk(item)
+                if boxed:
+                    drop_husk(item)
             return out
         finally:
             ffi.wasmtime_component_vallist_delete(byref(vec))
@@ -254,7 +262,8 @@ class _Record(Converter):
                 entry = data[i]
                 assert ctypes.string_at(entry.name.data, entry.name.size) == name_bytes
                 attrs[name] = conv.lift(entry.val)
-                drop_husk(entry.val)
+                if conv.boxed:
+                    drop_husk(entry.val)
             return rec
         finally:
             ffi.wasmtime_component_valrecord_delete(byref(vec))  # names are freed here
@@ -274,6 +283,8 @@ class _Case:
 
 class _VariantLike(Converter):
     """variant, option and result, after wasmtime-py's VariantLikeType._lower/_lift."""
+
+    boxed = True
 
     def __init__(self, ty: VariantLikeType, kind: int, cases: list[tuple[str, Any]]) -> None:
         self.kind, self.tagged = kind, ty._tagged()
@@ -326,13 +337,17 @@ class _VariantLike(Converter):
             raise ValueError("tag not found in variant cases")
         if case.conv is None:
             return wc.Variant(case.name) if self.tagged else None
-        payload = case.conv.lift(box.contents)
-        drop_husk(box.contents)  # the box itself belongs to (and is freed with) src
+        inner = box.contents
+        payload = case.conv.lift(inner)
+        if case.conv.boxed:
+            drop_husk(inner)  # the box itself belongs to (and is freed with) src
         return wc.Variant(case.name, payload) if self.tagged else payload
 
 
 class _Generic(Converter):
     """Anything else (char, flags, tuple, resources, ...): wasmtime-py's own conversion."""
+
+    boxed = True
 
     def __init__(self, ty: wc.ValType) -> None:
         self.ty = ty

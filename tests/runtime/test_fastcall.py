@@ -21,6 +21,7 @@ from wasmtime.component import (
 from harvester.constants import IFACE_CLOCK, IFACE_GPIO, IFACE_I2C, IFACE_LOG, IFACE_SENSOR
 from harvester.runtime.artifacts import ArtifactCache
 from harvester.runtime.fastcall import FastFunc, add_func, compile_type
+from harvester.runtime.fastconvert import drop_husk
 from harvester.runtime.plugin import PluginInstance
 from tests.conftest import ARTIFACTS
 
@@ -265,3 +266,32 @@ def test_host_function_sees_and_returns_wit_values(plugin_dir, engine) -> None:
     assert isinstance(result, Variant) and result.tag in {"hal", "no-device"}
     assert seen and all(isinstance(d, bytes) for _, _, d, _ in seen)
     assert {a for _, a, _, _ in seen} == {0x76}
+
+
+def test_lifted_husks_are_safe_to_drop(functions, engine) -> None:
+    """What fastconvert relies on to skip blanking: a consumed string/enum/list/record val
+    owns nothing, so dropping it (again, as an enclosing delete will) is harmless. A consumed
+    result still owns its payload box: dropped once, by drop_husk."""
+    store = wasmtime.Store(engine)
+    for where, value in [
+        (f"{short(IFACE_LOG)}#log(message)", "some text"),
+        (f"{short(IFACE_LOG)}#log(level)", "warn"),
+        (f"{short(IFACE_I2C)}#transfer(data)", b"\x01\x02"),
+        (f"{short(IFACE_SENSOR)}#describe", METRICS),
+    ]:
+        conv = compile_type(ty_of(functions, where))
+        assert not conv.boxed
+        for _ in range(1000):
+            raw = ffi.wasmtime_component_val_t()
+            conv.lower(store, value, ctypes.pointer(raw))
+            conv.lift(raw)
+            ffi.wasmtime_component_val_delete(ctypes.byref(raw))
+            ffi.wasmtime_component_val_delete(ctypes.byref(raw))  # twice: still nothing owned
+    conv = compile_type(ty_of(functions, f"{short(IFACE_SENSOR)}#poll"))
+    assert conv.boxed
+    for value in (READINGS, *SENSOR_ERRORS):
+        for _ in range(200):
+            raw = ffi.wasmtime_component_val_t()
+            conv.lower(store, value, ctypes.pointer(raw))
+            conv.lift(raw)
+            drop_husk(raw)
