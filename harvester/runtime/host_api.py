@@ -28,6 +28,7 @@ from harvester.constants import (
 )
 from harvester.hal import HalError, PluginHal
 from harvester.node.plugin_log import PluginLog
+from harvester.runtime import fastcall
 
 log = logging.getLogger("harvester.runtime")
 LOG_LEVELS = frozenset({"trace", "debug", "info", "warn", "error"})
@@ -99,7 +100,7 @@ def build_linker(
     g = functools.partial(_guarded, plugin_log)
 
     def define(inst: LinkerInstance, name: str, fn: Callable[..., Any], fallback: Any) -> None:
-        inst.add_func(name, g(name, fallback)(fn))
+        fastcall.add_func(inst, name, g(name, fallback)(fn))
 
     with linker.root() as root:
         with root.add_instance(IFACE_LOG) as inst:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import wasmtime
-from wasmtime.component import Component, Func, Linker, Variant
+from wasmtime.component import Component, Linker, Variant
 
 from harvester.config import Limits
 from harvester.constants import IFACE_SENSOR, METRIC_NAME_PATTERN
@@ -29,6 +29,7 @@ from harvester.runtime.errors import (
     PluginTimeout,
     PluginTrap,
 )
+from harvester.runtime.fastcall import FastFunc
 from harvester.runtime.host_api import record
 
 STDERR_TAIL_LINES = 20
@@ -176,15 +177,15 @@ class PluginInstance:
         self._describe = self._export("describe")
         self._poll = self._export("poll")
 
-    def _export(self, func: str) -> Func:
+    def _export(self, func: str) -> FastFunc:
         iface = self._instance.get_export_index(self._store, IFACE_SENSOR)
         index = iface and self._instance.get_export_index(self._store, func, iface)
         found = index and self._instance.get_func(self._store, index)
         if not found:
             raise PluginLoadError(self.name, f"does not export {IFACE_SENSOR}#{func}")
-        return found
+        return FastFunc(found, self._store)  # converters built once, not on every call
 
-    def _call(self, func: Func, *args: Any) -> Any:
+    def _call(self, func: FastFunc, *args: Any) -> Any:
         self._store.set_epoch_deadline(self._ticks)
         try:
             result = func(self._store, *args)
