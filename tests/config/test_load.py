@@ -22,10 +22,11 @@ def test_the_example_config_loads_with_paths_relative_to_the_file() -> None:
     config = load_node_config(EXAMPLE)
     assert config.name == "pi4"
     assert config.plugin_dir == EXAMPLE.parent.parent / "build" / "plugins"
-    (plugin,) = config.plugins
-    assert plugin.grants.allows_i2c(1, 0x77)
-    assert not plugin.grants.allows_i2c(1, 0x76)
-    assert not plugin.grants.allows_i2c(0, 0x77)
+    bme680, dht22 = config.plugins
+    assert bme680.grants.allows_i2c(1, 0x77)
+    assert not bme680.grants.allows_i2c(1, 0x76)
+    assert not bme680.grants.allows_i2c(0, 0x77)
+    assert dht22.grants.dht22 == (4,) and not dht22.grants.i2c
 
 
 def test_config_is_frozen() -> None:
