@@ -134,7 +134,7 @@ class PluginRunner:
         while self.faults and now - self.faults[0] > self._restart.fault_window_s:
             self.faults.popleft()
         count, limit = len(self.faults), self._restart.max_faults
-        kind = getattr(fault, "kind", "fault")
+        kind = fault.kind
         if count >= limit:
             reason = (
                 f"quarantined after {count} faults in {self._restart.fault_window_s:g} s;"
@@ -170,20 +170,26 @@ class PluginRunner:
             await asyncio.sleep(next_at - loop.time())
 
     def _publish(self, readings: tuple[PluginReading, ...]) -> None:
-        good = []
+        good, dropped = [], []
         for r in readings:
             metric = self._metrics.get(r.metric)
             if metric is None or not math.isfinite(r.value):
-                self.log.host_says(
-                    "warn", f"dropped reading {r.metric}={r.value!r}: not described or not finite"
-                )
-                continue
-            good.append(Reading(r.metric, r.value, metric.unit))
-        self._bus.publish(ReadingsEvent(self.name, tuple(good)))
+                dropped.append(f"{r.metric[:48]}={r.value!r}")
+            else:
+                good.append(Reading(r.metric, r.value, metric.unit))
+        if dropped:  # one line per poll: host lines are not rate-limited, so never one per item
+            shown = ", ".join(dropped[:5]) + (
+                f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+            )
+            self.log.host_says(
+                "warn", f"dropped {len(dropped)} readings (not described or not finite): {shown}"
+            )
+        if good:
+            self._bus.publish(ReadingsEvent(self.name, tuple(good)))
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
-        if self.state not in ("quarantined",):
+        if self.state != "quarantined":
             self._set_state("stopped")
 
 
@@ -198,7 +204,6 @@ class Supervisor:
         bus: EventBus,
         engine: wasmtime.Engine | None = None,
     ) -> None:
-        self._config = config
         self._engine = engine or make_engine()
         self._ticker = EpochTicker(self._engine)
         artifacts = ArtifactCache(config.cache_dir)

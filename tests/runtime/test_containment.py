@@ -75,6 +75,13 @@ CASES = [
     # runs out of memory on the way traps too. All are faults that end in quarantine.
     Case("huge-result", rf"({DEADLINE}|{TOO_MUCH}|trap: )", True),
     Case("huge-write", rf"({DEADLINE}|{TOO_MUCH}|trap: )", True),
+    # Undescribed or non-finite readings are dropped, in one line per poll, not one each.
+    Case(
+        "bogus-readings",
+        r"^dropped 1001 readings \(not described or not finite\): value=nan, ghost=0\.0, "
+        r"ghost=1\.0, ghost=2\.0, ghost=3\.0 and 996 more$",
+        False,
+    ),
     Case("ungranted-i2c", r"poll failed: hal: not-granted: i2c bus 1 address 0x50", False),
     Case(
         "absurd-read", r"poll failed: hal: other: read of 4294967295 bytes exceeds the limit", False
@@ -126,6 +133,15 @@ async def test_hostile_plugin_is_contained(plugin_dir: Path, case: Case) -> None
             await node.wait_for(lambda e: node.supervisor.runners["hostile"].polls >= 5)
             assert node.supervisor.runners["hostile"].instances_started == 1
         await neighbour_polls_on(node)
+
+
+async def test_only_described_finite_readings_are_published(plugin_dir: Path) -> None:
+    async with running(hostile_config(plugin_dir, "bogus-readings")) as node:
+        await node.wait_for(lambda e: len(node.readings("hostile")) >= 3)
+        host_lines = [e for e in node.logs("hostile") if e.origin == "host"]
+    for event in node.readings("hostile"):
+        assert [(r.metric, r.value) for r in event.readings] == [("value", 2.0)]
+    assert len(host_lines) <= node.supervisor.runners["hostile"].polls  # one per poll at most
 
 
 async def test_no_traffic_reaches_an_ungranted_device(plugin_dir: Path) -> None:
