@@ -18,6 +18,12 @@ _PY_LEVELS: dict[str, int] = {
 }
 
 
+def _clip(message: str) -> str:
+    if len(message) <= LOG_MAX_MESSAGE:
+        return message
+    return message[:LOG_MAX_MESSAGE] + f"... [{len(message)} chars, truncated]"
+
+
 class PluginLog:
     """Token bucket per plugin: LOG_RATE_PER_S sustained, LOG_BURST at once.
 
@@ -53,8 +59,7 @@ class PluginLog:
             self.host_says("warn", f"log rate limit: dropped {dropped} lines from this plugin")
         if not allowed:
             return
-        if len(message) > LOG_MAX_MESSAGE:
-            message = message[:LOG_MAX_MESSAGE] + f"... [{len(message)} chars, truncated]"
+        message = _clip(message)
         self._logger.log(_PY_LEVELS[level], "%s", message)
         self._bus.publish(LogEvent(self._plugin, level, message, "plugin"))
 
@@ -66,6 +71,10 @@ class PluginLog:
             self.host_says("warn", f"log rate limit: dropped {dropped} lines from this plugin")
 
     def host_says(self, level: Level, message: str) -> None:
-        """A line the host writes about this plugin; never rate-limited."""
+        """A line the host writes about this plugin; never rate-limited.
+
+        Clipped all the same: it often quotes what the plugin returned (an error text).
+        """
+        message = _clip(message)
         self._logger.log(_PY_LEVELS[level], "[host] %s", message)
         self._bus.publish(LogEvent(self._plugin, level, message, "host"))

@@ -76,3 +76,11 @@ def test_publishing_after_the_loop_closed_is_harmless() -> None:
     bus = EventBus(loop)
     loop.close()
     bus.publish(LogEvent("p", "info", "late line from a worker thread", "plugin"))
+
+
+async def test_host_lines_quoting_the_plugin_are_clipped_too() -> None:
+    bus = EventBus()
+    log = PluginLog("p", bus)
+    (event,) = await collect(bus, lambda: log.host_says("warn", "poll failed: " + "y" * 100_000))
+    assert len(event.message) < LOG_MAX_MESSAGE + 50
+    assert event.message.endswith("[100013 chars, truncated]")
