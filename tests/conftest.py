@@ -154,7 +154,9 @@ def instantiate(plugin_dir: Path, engine):
     from harvester.runtime.plugin import PluginInstance
 
     cache = ArtifactCache(ARTIFACTS)
-    bus = EventBus(asyncio.new_event_loop())
+    # Plugin logs publish to this loop; it never runs: these tests read results directly.
+    loop = asyncio.new_event_loop()
+    bus = EventBus(loop)
 
     def make(
         component: str, backend: SimBackend, grants: dict[str, Any] | None = None, **limits: Any
@@ -172,4 +174,5 @@ def instantiate(plugin_dir: Path, engine):
             plugin_log=plugin_log,
         )
 
-    return make
+    yield make
+    loop.close()
