@@ -72,6 +72,13 @@ class PluginConfig(Frozen):
         return self.component or self.name
 
 
+class SimNoise(Frozen):
+    temperature_c: float = Field(default=0.02, ge=0, le=10)
+    pressure_hpa: float = Field(default=0.05, ge=0, le=50)
+    humidity_rh: float = Field(default=0.2, ge=0, le=20)
+    gas_fraction: float = Field(default=0.01, ge=0, le=1)
+
+
 class SimBme680(Frozen):
     device: Literal["bme680"]
     bus: int = Field(default=1, ge=0, le=255)
@@ -82,6 +89,8 @@ class SimBme680(Frozen):
     gas_ohm: float = Field(default=50_000.0, gt=0)
     # An `i2cdump -y 1 0x77` capture or 256 hex bytes; see docs/bme680-sim.md.
     dump: Path | None = None
+    # Gaussian noise around the truth, as a real chip shows (standard deviations).
+    noise: SimNoise | None = None
 
 
 class SimDht22(Frozen):

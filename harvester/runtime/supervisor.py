@@ -73,7 +73,10 @@ class PluginRunner:
 
     def _load(self) -> Component:
         if self._component is None:
-            component = self._artifacts.load(self._engine, self._component_path, plugin=self.name)
+            path = self._component_path
+            if path.is_file() and not self._artifacts.artifact_path(path).is_file():
+                self.log.host_says("info", f"precompiling {path.name} (first start of this build)")
+            component = self._artifacts.load(self._engine, path, plugin=self.name)
             imports = list(component.type.imports(self._engine))
             refused = ungranted_imports(imports, self.config.grants)
             if refused:

@@ -46,3 +46,14 @@ def test_stated_truth_overrides_a_dumps_readings(dump_file: Path) -> None:
         time_scale=0, i2c=[{"device": "bme680", "dump": dump_file, "temperature_c": 30.0}]
     )
     assert measure(SimBackend(config)) == pytest.approx(30.0, abs=0.5)
+
+
+def test_configured_noise_moves_readings_around_the_truth() -> None:
+    config = SimConfig(time_scale=0, i2c=[{"device": "bme680", "temperature_c": 20.0, "noise": {}}])
+    backend = SimBackend(config)
+    driver = Bme680(lambda d, n: backend.i2c_transfer(1, 0x77, d, n), backend.sleep_ms)
+    driver.begin()
+    temperatures = [driver.measure().temperature_c for _ in range(50)]
+    assert len(set(temperatures)) > 10  # it moves...
+    assert abs(sum(temperatures) / 50 - 20.0) < 0.05  # ...around the truth
+    assert max(abs(t - 20.0) for t in temperatures) < 0.2

@@ -78,3 +78,12 @@ async def test_plugin_log_lines_reach_the_bus(plugin_dir: Path) -> None:
         event = await node.wait_for(lambda e: isinstance(e, LogEvent) and e.origin == "plugin")
     assert event.plugin == "bme680"
     assert event.message == "BME680 ready on bus 1 at 0x77"
+
+
+async def test_a_first_start_says_it_is_precompiling(plugin_dir: Path, tmp_path: Path) -> None:
+    config = make_node(plugin_dir, [BME680_PLUGIN], cache_dir=tmp_path)  # no artifacts yet
+    async with running(config) as node:
+        await node.wait_for(lambda e: isinstance(e, ReadingsEvent), timeout=120)
+    lines = [e.message for e in node.logs("bme680") if e.origin == "host"]
+    assert lines == ["precompiling bme680.wasm (first start of this build)"]
+    assert list(tmp_path.glob("*.cwasm"))

@@ -9,7 +9,7 @@ from pathlib import Path
 from harvester.config import SimBme680, SimConfig
 from harvester.hal.backend import Dht22Reading, MemoryUsage
 from harvester.hal.errors import HalTimeout, NackSource, NoAcknowledge
-from harvester.hal.sim.bme680 import Bme680Sim
+from harvester.hal.sim.bme680 import Bme680Noise, Bme680Sim
 from harvester.hal.sim.clock import SimClock
 from harvester.hal.sim.dht22 import Dht22Sim
 from harvester.hal.sim.i2c_bus import SimI2CBus
@@ -41,6 +41,9 @@ class SimBackend:
             )
 
     def add_bme680(self, dev: SimBme680) -> Bme680Sim:
+        noise = None
+        if dev.noise is not None:
+            noise = Bme680Noise(**dev.noise.model_dump(), seed=self._rng.randrange(2**32))
         if dev.dump is None:
             sim = Bme680Sim(
                 self.clock,
@@ -48,12 +51,15 @@ class SimBackend:
                 pressure_hpa=dev.pressure_hpa,
                 humidity_rh=dev.humidity_rh,
                 gas_ohm=dev.gas_ohm,
+                noise=noise,
             )
         else:
             # With a dump, only truth the config states outright replaces the readings the
             # real chip recorded; with none stated, the sim replays them (docs/bme680-sim.md).
             truth = {k: getattr(dev, k) for k in TRUTH_KEYS if k in dev.model_fields_set}
-            sim = Bme680Sim.from_dump(Path(dev.dump).read_text(), self.clock, truth=truth)
+            sim = Bme680Sim.from_dump(
+                Path(dev.dump).read_text(), self.clock, noise=noise, truth=truth
+            )
         self.bus(dev.bus).attach(dev.address, sim)
         self.devices[(dev.bus, dev.address)] = sim
         return sim
