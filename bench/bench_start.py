@@ -94,7 +94,8 @@ def bench_start(host: Host, profile: Profile, results: Results) -> None:
     console.print(
         f"  {profile.starts} starts of bme680: ArtifactCache.load (deserialize_file, mmap)"
         " + build_linker + PluginInstance + init({}). The first start in a process also"
-        " hashes the component (sha256) to find its artifact."
+        " looks up the component's sha256 (remembered on disk; hashed only when the file is"
+        " new) and warms caches."
     )
     total = summary["total"]
     results.add("start_median_ms", Figure("start, median", total["median"], "ms", TARGET_START_MS))
