@@ -1,18 +1,13 @@
 """Hostile: asks the host for a 4 GiB read from a granted device."""
 
-from harvester_sdk import guard, metric, reading
+from harvester_sdk import SensorBase, guard, metric, reading
 from wit_world import exports
 from wit_world.exports import sensor
 from wit_world.imports import i2c
 
 
-class Sensor(exports.Sensor):
-    @guard
-    def init(self, settings: list[sensor.Setting]) -> None:
-        pass
-
-    def describe(self) -> list[sensor.Metric]:
-        return [metric("value", "")]
+class Sensor(SensorBase, exports.Sensor):
+    metrics = (metric("value", ""),)
 
     @guard
     def poll(self) -> list[sensor.Reading]:

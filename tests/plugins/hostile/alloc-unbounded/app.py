@@ -1,19 +1,14 @@
 """Hostile: allocates until something stops it."""
 
-from harvester_sdk import guard, metric
+from harvester_sdk import SensorBase, guard, metric
 from wit_world import exports
 from wit_world.exports import sensor
 
 HOARD = []
 
 
-class Sensor(exports.Sensor):
-    @guard
-    def init(self, settings: list[sensor.Setting]) -> None:
-        pass
-
-    def describe(self) -> list[sensor.Metric]:
-        return [metric("value", "")]
+class Sensor(SensorBase, exports.Sensor):
+    metrics = (metric("value", ""),)
 
     @guard
     def poll(self) -> list[sensor.Reading]:

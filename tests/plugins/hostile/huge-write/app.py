@@ -1,6 +1,6 @@
 """Hostile: asks for a 32 MB I2C write, so the host must take in 32 MB before refusing it."""
 
-from harvester_sdk import guard, metric, reading
+from harvester_sdk import SensorBase, guard, metric, reading
 from wit_world import exports
 from wit_world.exports import sensor
 from wit_world.imports import i2c
@@ -8,13 +8,8 @@ from wit_world.imports import i2c
 PAYLOAD = bytes(32 * 1024 * 1024)
 
 
-class Sensor(exports.Sensor):
-    @guard
-    def init(self, settings: list[sensor.Setting]) -> None:
-        pass
-
-    def describe(self) -> list[sensor.Metric]:
-        return [metric("value", "")]
+class Sensor(SensorBase, exports.Sensor):
+    metrics = (metric("value", ""),)
 
     @guard
     def poll(self) -> list[sensor.Reading]:

@@ -1,17 +1,12 @@
 """Hostile: writes thousands of log lines per poll, and as many to stdout."""
 
-from harvester_sdk import guard, log, metric, reading
+from harvester_sdk import SensorBase, guard, log, metric, reading
 from wit_world import exports
 from wit_world.exports import sensor
 
 
-class Sensor(exports.Sensor):
-    @guard
-    def init(self, settings: list[sensor.Setting]) -> None:
-        pass
-
-    def describe(self) -> list[sensor.Metric]:
-        return [metric("value", "")]
+class Sensor(SensorBase, exports.Sensor):
+    metrics = (metric("value", ""),)
 
     @guard
     def poll(self) -> list[sensor.Reading]:

@@ -1,18 +1,13 @@
 """Hostile: holds its worker with long host sleeps (each capped by the host)."""
 
-from harvester_sdk import guard, metric
+from harvester_sdk import SensorBase, guard, metric
 from wit_world import exports
 from wit_world.exports import sensor
 from wit_world.imports import clock
 
 
-class Sensor(exports.Sensor):
-    @guard
-    def init(self, settings: list[sensor.Setting]) -> None:
-        pass
-
-    def describe(self) -> list[sensor.Metric]:
-        return [metric("value", "")]
+class Sensor(SensorBase, exports.Sensor):
+    metrics = (metric("value", ""),)
 
     @guard
     def poll(self) -> list[sensor.Reading]:
