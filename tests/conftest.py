@@ -176,3 +176,10 @@ def instantiate(plugin_dir: Path, engine):
 
     yield make
     loop.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Whatever needs the real plugin builds is `wasm`, marked or not (`-m "not wasm"`)."""
+    for item in items:
+        if "plugin_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.wasm)
