@@ -12,8 +12,7 @@ from harvester.node.plugin_log import PluginLog
 
 async def collect(bus: EventBus, action) -> list[LogEvent]:
     async with bus.subscribe() as queue:
-        action()
-        await asyncio.sleep(0)  # let call_soon callbacks run
+        action()  # on the loop's own thread, publishing delivers at once
         events = []
         while not queue.empty():
             events.append(queue.get_nowait())
