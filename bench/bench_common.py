@@ -170,7 +170,7 @@ class Host:
         self, plugin: str, component: Component, hal: PluginHal | None = None
     ) -> PluginInstance:
         log = PluginLog(plugin, self.bus)
-        hal = hal or PluginHal(self.backend, GRANTS, plugin=plugin)
+        hal = hal or PluginHal(self.backend, GRANTS)
         return PluginInstance(
             name=plugin,
             engine=self.engine,

@@ -51,7 +51,7 @@ def make_poll_rig(host: Host, cache: ArtifactCache) -> PollRig:
     instance.init({})
     # Equal work: the same driver code, through the same host-side facade, backend and sim
     # that serve the sandboxed plugin's i2c.transfer and clock.sleep-ms imports.
-    hal = PluginHal(host.backend, GRANTS, plugin="native")
+    hal = PluginHal(host.backend, GRANTS)
     via_hal = drv.Bme680(lambda data, n: hal.i2c_transfer(BUS, ADDRESS, data, n), hal.sleep_ms)
     via_hal.begin()
     # Less work: straight at the device model, as tests/hal/sim/test_bme680.py does.
@@ -95,7 +95,7 @@ class CountingHal(PluginHal):
     """PluginHal that counts and times the host calls (used only in the diagnostic pass)."""
 
     def __init__(self, backend: SimBackend) -> None:
-        super().__init__(backend, GRANTS, plugin="bme680")
+        super().__init__(backend, GRANTS)
         self.calls: dict[str, int] = {"i2c_transfer": 0, "sleep_ms": 0, "now_ms": 0}
         self.ns = 0
 

@@ -168,7 +168,10 @@ def instantiate(plugin_dir: Path, engine):
             engine=engine,
             component=cache.load(engine, plugin_dir / f"{component}.wasm", plugin=component),
             linker=build_linker(
-                engine, PluginHal(backend, granted, plugin=component), granted, plugin_log
+                engine,
+                PluginHal(backend, granted, on_refusal=plugin_log.refused),
+                granted,
+                plugin_log,
             ),
             limits=Limits(**limits),
             plugin_log=plugin_log,

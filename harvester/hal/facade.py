@@ -1,29 +1,33 @@
 """One plugin's view of the hardware: every call checks the plugin's grant first.
 
 This is the only road from a plugin to a backend. A refused call raises NotGranted
-naming the resource, and the refusal is logged against the plugin.
+naming the resource and is reported through `on_refusal` (the plugin's log).
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 
 from harvester.config import Grants
 from harvester.constants import I2C_MAX_READ, I2C_MAX_WRITE, SLEEP_MAX_MS
 from harvester.hal.backend import Backend, Dht22Reading, MemoryUsage
 from harvester.hal.errors import HalRequestError, NotGranted
 
-log = logging.getLogger("harvester.hal")
-
 
 class PluginHal:
-    def __init__(self, backend: Backend, grants: Grants, *, plugin: str) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        grants: Grants,
+        *,
+        on_refusal: Callable[[str], None] = lambda resource: None,
+    ) -> None:
         self._backend = backend
         self._grants = grants
-        self._plugin = plugin
+        self._on_refusal = on_refusal
 
     def _refuse(self, resource: str) -> NotGranted:
-        log.warning("plugin %r refused: %s is not granted", self._plugin, resource)
+        self._on_refusal(resource)
         return NotGranted(resource)
 
     def i2c_transfer(self, bus: int, address: int, data: bytes, read_len: int) -> bytes:

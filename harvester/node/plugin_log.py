@@ -9,6 +9,9 @@ import time
 from harvester.constants import LOG_BURST, LOG_MAX_MESSAGE, LOG_RATE_PER_S
 from harvester.node.events import EventBus, Level, LogEvent
 
+# Distinct refused resources named in a line of their own; more are only counted.
+MAX_REFUSALS_NAMED = 32
+
 _PY_LEVELS: dict[str, int] = {
     "trace": logging.DEBUG,
     "debug": logging.DEBUG,
@@ -38,6 +41,8 @@ class PluginLog:
         self._tokens = float(LOG_BURST)
         self._stamp = time.monotonic()
         self._dropped = 0
+        self._refused: set[str] = set()
+        self._refused_again = 0
         self._lock = threading.Lock()
 
     def _take(self) -> tuple[bool, int]:
@@ -63,12 +68,27 @@ class PluginLog:
         self._logger.log(_PY_LEVELS[level], "%s", message)
         self._bus.publish(LogEvent(self._plugin, level, message, "plugin"))
 
+    def refused(self, resource: str) -> None:
+        """The HAL refused an access. The first refusal of each resource is a line of its own;
+        repeats are counted and reported by `flush`, so probing in a loop cannot flood."""
+        with self._lock:
+            first = resource not in self._refused and len(self._refused) < MAX_REFUSALS_NAMED
+            if first:
+                self._refused.add(resource)
+            else:
+                self._refused_again += 1
+        if first:
+            self.host_says("warn", f"refused: {resource} is not granted")
+
     def flush(self) -> None:
-        """Report lines dropped so far (called after each call into the plugin)."""
+        """Report what was dropped or refused since the last call (after each plugin call)."""
         with self._lock:
             dropped, self._dropped = self._dropped, 0
+            again, self._refused_again = self._refused_again, 0
         if dropped:
             self.host_says("warn", f"log rate limit: dropped {dropped} lines from this plugin")
+        if again:
+            self.host_says("warn", f"refused {again} more accesses to resources not granted")
 
     def host_says(self, level: Level, message: str) -> None:
         """A line the host writes about this plugin; never rate-limited.

@@ -58,7 +58,7 @@ class PluginRunner:
         self._bus = bus
         self._restart = restart
         self.log = PluginLog(config.name, bus)
-        self._hal = PluginHal(backend, config.grants, plugin=config.name)
+        self._hal = PluginHal(backend, config.grants, on_refusal=self.log.refused)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"plugin-{self.name}")
         self._component: Component | None = None
         self._metrics: dict[str, Metric] = {}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from harvester.config import Grants, SimConfig
@@ -29,8 +27,9 @@ def sim() -> SimBackend:
     return SimBackend(SimConfig(time_scale=0, dht22=[{"pin": 4, "failure_rate": 0}]))
 
 
-def hal(sim: SimBackend, **grants) -> PluginHal:
-    return PluginHal(sim, Grants.model_validate(grants), plugin="p")
+def hal(sim: SimBackend, refusals: list[str] | None = None, **grants) -> PluginHal:
+    report = refusals.append if refusals is not None else (lambda resource: None)
+    return PluginHal(sim, Grants.model_validate(grants), on_refusal=report)
 
 
 def test_granted_i2c_reaches_the_device_as_write_then_read(sim: SimBackend) -> None:
@@ -42,16 +41,16 @@ def test_granted_i2c_reaches_the_device_as_write_then_read(sim: SimBackend) -> N
 
 
 @pytest.mark.parametrize(("bus", "address"), [(1, 0x41), (0, 0x40)])
-def test_ungranted_i2c_never_reaches_the_bus(
-    sim: SimBackend, caplog, bus: int, address: int
-) -> None:
+def test_ungranted_i2c_never_reaches_the_bus(sim: SimBackend, bus: int, address: int) -> None:
     device = Recorder()
     sim.bus(1).attach(0x41, device)
     sim.bus(0).attach(0x40, device)
-    with caplog.at_level(logging.WARNING), pytest.raises(NotGranted) as err:
-        hal(sim, i2c=[{"bus": 1, "addresses": [0x40]}]).i2c_transfer(bus, address, b"\x00", 1)
+    refusals: list[str] = []
+    h = hal(sim, refusals, i2c=[{"bus": 1, "addresses": [0x40]}])
+    with pytest.raises(NotGranted) as err:
+        h.i2c_transfer(bus, address, b"\x00", 1)
     assert err.value.resource == f"i2c bus {bus} address {address:#04x}"
-    assert f"plugin 'p' refused: i2c bus {bus} address {address:#04x} is not granted" in caplog.text
+    assert refusals == [err.value.resource]  # reported to the plugin's log
     assert device.messages == []
 
 

@@ -83,3 +83,22 @@ async def test_host_lines_quoting_the_plugin_are_clipped_too() -> None:
     (event,) = await collect(bus, lambda: log.host_says("warn", "poll failed: " + "y" * 100_000))
     assert len(event.message) < LOG_MAX_MESSAGE + 50
     assert event.message.endswith("[100013 chars, truncated]")
+
+
+async def test_refusals_are_named_once_then_counted() -> None:
+    bus = EventBus()
+    log = PluginLog("p", bus)
+
+    def probe() -> None:
+        for _ in range(1000):
+            log.refused("i2c bus 1 address 0x50")
+        log.refused("gpio 18")
+        log.flush()
+
+    events = await collect(bus, probe)
+    assert [e.message for e in events] == [
+        "refused: i2c bus 1 address 0x50 is not granted",
+        "refused: gpio 18 is not granted",
+        "refused 999 more accesses to resources not granted",
+    ]
+    assert all(e.origin == "host" and e.level == "warn" for e in events)

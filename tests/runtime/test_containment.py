@@ -152,6 +152,12 @@ async def test_no_traffic_reaches_an_ungranted_device(plugin_dir: Path) -> None:
         await node.wait_for(host_log(r"not-granted: i2c bus 1 address 0x50"))
         await node.wait_for(lambda e: node.supervisor.runners["hostile"].polls >= 3)
     assert eeprom.messages == []
+    # The refusal is in the plugin's log, named once however often it is repeated.
+    refusals = [e.message for e in node.logs("hostile") if e.message.startswith("refused")]
+    assert refusals[0] == "refused: i2c bus 1 address 0x50 is not granted"
+    assert refusals[1:] == ["refused 1 more accesses to resources not granted"] * (
+        len(refusals) - 1
+    )
 
 
 async def test_environment_is_empty_inside_the_sandbox(plugin_dir: Path, monkeypatch) -> None:
