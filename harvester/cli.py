@@ -19,6 +19,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from harvester.build import BuildError, ManifestError, build_plugin, find_plugins
 from harvester.config import ConfigError, NodeConfig, load_node_config
+from harvester.hal.factory import BackendUnavailable
 from harvester.node.events import Event, LogEvent, ReadingsEvent, StateEvent
 from harvester.runtime.artifacts import ArtifactCache
 from harvester.runtime.errors import PluginLoadError
@@ -175,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except ConfigError as exc:
         console.print(f"[red]config error:[/] {escape(str(exc))}", soft_wrap=True)
+        return 2
+    except BackendUnavailable as exc:
+        console.print(f"[red]cannot run:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
 
 

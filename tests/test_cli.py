@@ -86,3 +86,14 @@ async def test_plugin_build_reports_each_plugin(plugin_dir: Path, tmp_path: Path
     assert "bme680 → " in text and "(cached)" in text
     assert f"{tmp_path / 'missing' / 'plugin.toml'}: cannot read" in " ".join(text.split())
     assert (tmp_path / "out" / "bme680.wasm").is_file()
+
+
+async def test_an_unavailable_backend_exits_2_saying_why(tmp_path: Path) -> None:
+    config = tmp_path / "node.toml"
+    config.write_text('[node]\nname = "pi4"\nbackend = "linux"\n')
+    proc = await harvester("run", "--config", str(config))
+    async with asyncio.timeout(30):
+        _, err = await proc.communicate()
+    assert proc.returncode == 2
+    assert "cannot run: node 'pi4': backend 'linux' is not implemented yet" in err.decode()
+    assert "Traceback" not in err.decode()
