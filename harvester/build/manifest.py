@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harvester.config.load import validation_problems
+
 MANIFEST_NAME = "plugin.toml"
 
 
@@ -35,8 +37,4 @@ def load_manifest(plugin_dir: Path) -> PluginManifest:
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{path}: not valid TOML: {exc}") from exc
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})"
-            for e in exc.errors()
-        )
-        raise ManifestError(f"{path}: {problems}") from exc
+        raise ManifestError(f"{path}: {'; '.join(validation_problems(exc))}") from exc

@@ -27,11 +27,15 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
-def _describe(err: Any) -> str:
-    key = _dotted(tuple(err["loc"]))
-    value = err.get("input")
-    shown = "" if isinstance(value, dict) else f" (got {value!r})"
-    return f"{key}: {err['msg']}{shown}"
+def validation_problems(exc: ValidationError) -> list[str]:
+    """One line per problem: the dotted key (`plugins[0].limits.memory_mb`), what is wrong,
+    and the value given (omitted for whole tables)."""
+    problems = []
+    for err in exc.errors():
+        value = err.get("input")
+        shown = "" if isinstance(value, dict) else f" (got {value!r})"
+        problems.append(f"{_dotted(tuple(err['loc']))}: {err['msg']}{shown}")
+    return problems
 
 
 def _with_node_section(raw: dict[str, Any]) -> dict[str, Any]:
@@ -78,5 +82,5 @@ def load_node_config(path: Path | str) -> NodeConfig:
     except TypeError as exc:
         raise ConfigError(path, [str(exc)]) from exc
     except ValidationError as exc:
-        raise ConfigError(path, [_describe(e) for e in exc.errors()]) from exc
+        raise ConfigError(path, validation_problems(exc)) from exc
     return _resolve_paths(config, path.parent.resolve())
