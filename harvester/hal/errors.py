@@ -21,18 +21,19 @@ class HalError(Exception):
         return str(self)
 
 
-class BusError(HalError):
+class _Bare(HalError):
+    """A WIT case without a payload; the message is only for the host's log."""
+
+    def wit_payload(self) -> object:
+        return None
+
+
+class BusError(_Bare):
     wit_case = "bus"
 
-    def wit_payload(self) -> object:
-        return None
 
-
-class ArbitrationLoss(HalError):
+class ArbitrationLoss(_Bare):
     wit_case = "arbitration-loss"
-
-    def wit_payload(self) -> object:
-        return None
 
 
 class NoAcknowledge(HalError):
@@ -46,18 +47,12 @@ class NoAcknowledge(HalError):
         return self.source.value
 
 
-class Overrun(HalError):
+class Overrun(_Bare):
     wit_case = "overrun"
 
-    def wit_payload(self) -> object:
-        return None
 
-
-class HalTimeout(HalError):
+class HalTimeout(_Bare):
     wit_case = "timeout"
-
-    def wit_payload(self) -> object:
-        return None
 
 
 class NotGranted(HalError):
