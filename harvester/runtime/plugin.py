@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import wasmtime
-from wasmtime.component import Component, Linker, Variant
+from wasmtime.component import Component, ExportIndex, Linker, Variant
 
 from harvester.config import Limits
 from harvester.constants import IFACE_SENSOR, METRIC_NAME_PATTERN
@@ -173,13 +173,15 @@ class PluginInstance:
                     f" limits.memory_mb = {limits.memory_mb}",
                 ) from exc
             raise _classify(name, exc, list(self._stderr.tail)) from exc
-        self._init = self._export("init")
-        self._describe = self._export("describe")
-        self._poll = self._export("poll")
-
-    def _export(self, func: str) -> FastFunc:
         iface = self._instance.get_export_index(self._store, IFACE_SENSOR)
-        index = iface and self._instance.get_export_index(self._store, func, iface)
+        if iface is None:
+            raise PluginLoadError(name, f"does not export {IFACE_SENSOR}")
+        self._init = self._export(iface, "init")
+        self._describe = self._export(iface, "describe")
+        self._poll = self._export(iface, "poll")
+
+    def _export(self, iface: ExportIndex, func: str) -> FastFunc:
+        index = self._instance.get_export_index(self._store, func, iface)
         found = index and self._instance.get_func(self._store, index)
         if not found:
             raise PluginLoadError(self.name, f"does not export {IFACE_SENSOR}#{func}")
