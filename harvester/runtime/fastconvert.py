@@ -67,11 +67,16 @@ def _take_vec(vec: Any) -> bytes:
         ffi.wasm_byte_vec_delete(byref(vec))  # leaves {0, NULL}: safe to drop again
 
 
+def _blank(val: Any) -> None:
+    """Make `val` own nothing (`bool false`), so dropping it later frees nothing twice."""
+    val.kind = BOOL
+    val.of.boolean = False
+
+
 def drop_husk(val: Any) -> None:
     """Free what a lifted (consumed) val still holds, i.e. payload boxes, then blank it."""
     ffi.wasmtime_component_val_delete(byref(val))
-    val.kind = BOOL
-    val.of.boolean = False
+    _blank(val)
 
 
 class Converter:
@@ -200,8 +205,7 @@ class _List(Converter):
                 i += 1
         except BaseException:
             for j in range(i, n):  # unwritten vals are garbage: make them droppable
-                data[j].kind = BOOL
-                data[j].of.boolean = False
+                _blank(data[j])
             ffi.wasmtime_component_vallist_delete(byref(raw))  # frees elements 0..i-1 too
             raise
         dst.kind = LIST
@@ -241,8 +245,7 @@ class _Record(Converter):
         except BaseException:
             for j in range(i, n):
                 entry = data[j]
-                entry.val.kind = BOOL
-                entry.val.of.boolean = False
+                _blank(entry.val)
                 # wasmtime-py leaves these names uninitialised before the delete below.
                 entry.name.size = 0
                 entry.name.data = None
