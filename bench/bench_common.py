@@ -7,8 +7,6 @@ import importlib
 import os
 import statistics
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -19,7 +17,7 @@ from rich.console import Console
 from wasmtime.component import Component
 
 import harvester
-from harvester.build import build_plugin
+from harvester.build.prepare import prepare_plugins
 from harvester.config import Grants, Limits, SimConfig
 from harvester.hal import PluginHal
 from harvester.hal.sim.backend import SimBackend
@@ -192,18 +190,11 @@ def load(host: Host, cache: ArtifactCache, plugin: str) -> Component:
 def prepare() -> None:
     """Build every plugin the benchmark uses and precompile it, two at a time (2 cores)."""
     folders = [BME680_DIR, *(HOSTILE / name for name in OTHER_PLUGINS)]
-    cache = ArtifactCache(ARTIFACTS)
-
-    def one(folder: Path) -> str:
-        started = time.perf_counter()
-        built = build_plugin(folder, out_dir=BUILD_OUT, cache_dir=BUILD_CACHE)
-        had_artifact = cache.artifact_path(built.output).is_file()
-        cache.ensure(built.output, plugin=built.manifest.name)
-        how = "cached build" if built.cached else f"built in {built.seconds:.1f} s"
-        how += ", artifact cached" if had_artifact else ", precompiled"
-        return f"  {built.manifest.name}: {how} ({time.perf_counter() - started:.1f} s)"
-
     console.print("[bold]Preparing plugins[/] (componentize-py builds and artifacts are cached)")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for line in pool.map(one, folders):
-            console.print(line)
+    prepare_plugins(
+        folders,
+        out_dir=BUILD_OUT,
+        build_cache=BUILD_CACHE,
+        artifacts=ArtifactCache(ARTIFACTS),
+        report=console.print,
+    )

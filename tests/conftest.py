@@ -7,16 +7,15 @@ in .harvester/artifacts, so only the first run on a machine pays for compiling.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harvester.build import build_plugin, find_plugins
+from harvester.build import find_plugins
+from harvester.build.prepare import prepare_plugins
 from harvester.config import NodeConfig
 from harvester.hal.sim.backend import SimBackend
 from harvester.node.events import Event, EventBus, LogEvent, ReadingsEvent
@@ -44,19 +43,9 @@ def plugin_dir(request: pytest.FixtureRequest) -> Path:
 
     say(f"building and precompiling {len(folders)} plugins (cached by content hash)")
 
-    def build_and_precompile(folder: Path) -> None:
-        result = build_plugin(folder, out_dir=TEST_BUILDS, cache_dir=BUILD_CACHE)
-        started = time.monotonic()
-        compiled = not cache.artifact_path(result.output).is_file()
-        cache.ensure(result.output, plugin=result.manifest.name)
-        build = "cached" if result.cached else f"built in {result.seconds:.1f} s"
-        artifact = (
-            f"precompiled in {time.monotonic() - started:.1f} s" if compiled else "artifact cached"
-        )
-        say(f"  {result.manifest.name}: {build}, {artifact}")
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(build_and_precompile, folders))
+    prepare_plugins(
+        folders, out_dir=TEST_BUILDS, build_cache=BUILD_CACHE, artifacts=cache, report=say
+    )
     return TEST_BUILDS
 
 
