@@ -117,7 +117,7 @@ def _print_event(event: Event) -> None:
 
 
 async def _run(config: NodeConfig) -> None:
-    from harvester.node.node import run_node
+    from harvester.node import run_node
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,8 +1,10 @@
 """Names shared across the host: WIT identifiers, limits and defaults.
 
-One place for them, so a rename in wit/ is a one-line change here.
+One place for them, so a rename in wit/ is a one-line change here. The enums mirror
+the WIT enums and variant cases (tests/test_constants.py checks them against wit/).
 """
 
+from enum import StrEnum
 from typing import Final
 
 WIT_PACKAGE: Final = "harvester:plugin"
@@ -25,6 +27,64 @@ IFACE_SENSOR: Final = wit_interface("sensor")
 # Interfaces every plugin may import, whatever it is granted. `types` holds only types.
 ALWAYS_LINKED: Final = frozenset({IFACE_TYPES, IFACE_LOG, IFACE_CLOCK})
 
+
+class LogLevel(StrEnum):
+    """`log.level` in wit/host.wit; also the level of every line the host writes."""
+
+    TRACE = "trace"
+    DEBUG = "debug"
+    INFO = "info"
+    WARN = "warn"
+    ERROR = "error"
+
+
+class HalErrorCase(StrEnum):
+    """The cases of `types.hal-error`."""
+
+    BUS = "bus"
+    ARBITRATION_LOSS = "arbitration-loss"
+    NO_ACKNOWLEDGE = "no-acknowledge"
+    OVERRUN = "overrun"
+    TIMEOUT = "timeout"
+    NOT_GRANTED = "not-granted"
+    OTHER = "other"
+
+
+class SensorErrorCase(StrEnum):
+    """The cases of `sensor.sensor-error`."""
+
+    HAL = "hal"
+    NO_DEVICE = "no-device"
+    INVALID_DATA = "invalid-data"
+    BAD_SETTING = "bad-setting"
+    OUT_OF_MEMORY = "out-of-memory"
+    INTERNAL = "internal"
+
+
+class DeviceClass(StrEnum):
+    """`sensor.device-class`, after Home Assistant's sensor device classes."""
+
+    NONE = "none"
+    TEMPERATURE = "temperature"
+    HUMIDITY = "humidity"
+    PRESSURE = "pressure"
+    GAS_RESISTANCE = "gas-resistance"
+    POWER_FACTOR = "power-factor"
+    VOLTAGE = "voltage"
+    CURRENT = "current"
+    DURATION = "duration"
+    DATA_SIZE = "data-size"
+    FREQUENCY = "frequency"
+
+
+class StateClass(StrEnum):
+    """`sensor.state-class`, after Home Assistant's state classes."""
+
+    MEASUREMENT = "measurement"
+    TOTAL = "total"
+    TOTAL_INCREASING = "total-increasing"
+
+
 # Host-side limits on what a plugin may ask for in one call.
 I2C_MAX_READ: Final = 4096
 I2C_MAX_WRITE: Final = 4096
@@ -34,8 +94,15 @@ LOG_MAX_MESSAGE: Final = 1024
 LOG_RATE_PER_S: Final = 20.0
 LOG_BURST: Final = 100
 
+# The longest per-call deadline a node config may give a plugin.
+MAX_CALL_TIMEOUT_MS: Final = 60_000
 # Epoch ticks drive per-call deadlines; one tick is this many milliseconds.
 EPOCH_TICK_MS: Final = 10
+# A call blocked where the epoch cannot reach it (inside a host call) is abandoned this
+# long after its deadline: the plugin is faulted and its thread left to finish alone.
+ABANDON_GRACE_MS: Final = 50
+# Stopping a node waits this long for plugin threads before abandoning them.
+STOP_WAIT_S: Final = 1.0
 
 # Metric names a plugin may describe: short, lowercase, safe as MQTT topic levels.
 METRIC_NAME_PATTERN: Final = r"^[a-z][a-z0-9_]{0,47}$"

@@ -20,7 +20,7 @@ from harvester.config import NodeConfig
 from harvester.hal.sim.backend import SimBackend
 from harvester.node.events import Event, EventBus, LogEvent, ReadingsEvent
 from harvester.runtime.artifacts import ArtifactCache
-from harvester.runtime.supervisor import Supervisor
+from harvester.node.supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_CACHE = ROOT / ".harvester" / "builds"
@@ -105,7 +105,7 @@ class RunningNode:
 async def running(
     config: NodeConfig, backend: SimBackend | None = None
 ) -> AsyncIterator[RunningNode]:
-    bus = EventBus()
+    bus = EventBus(config.name)
     backend = backend or SimBackend(config.sim)
     async with bus.subscribe() as queue:
         async with Supervisor(config, backend=backend, bus=bus) as supervisor:
@@ -135,36 +135,36 @@ def engine():
 
 @pytest.fixture
 def instantiate(plugin_dir: Path, engine):
-    """Make a PluginInstance of a built component directly, without a supervisor."""
+    """Make a PluginInstance of a built component directly, without a supervisor; returns its
+    sensor export (`.instance` is the instance)."""
     from harvester.config import Grants, Limits
     from harvester.hal import PluginHal
     from harvester.node.plugin_log import PluginLog
-    from harvester.runtime.host_api import build_linker
     from harvester.runtime.plugin import PluginInstance
+    from harvester.runtime.sensor import SensorExport
 
     cache = ArtifactCache(ARTIFACTS)
     # Plugin logs publish to this loop; it never runs: these tests read results directly.
     loop = asyncio.new_event_loop()
-    bus = EventBus(loop)
+    bus = EventBus("test-node", loop=loop)
 
     def make(
         component: str, backend: SimBackend, grants: dict[str, Any] | None = None, **limits: Any
     ):
         granted = Grants.model_validate(grants or {"i2c": [{"bus": 1, "addresses": [0x77]}]})
         plugin_log = PluginLog(component, bus)
-        return PluginInstance(
+        instance = PluginInstance(
             name=component,
             engine=engine,
             component=cache.load(engine, plugin_dir / f"{component}.wasm", plugin=component),
-            linker=build_linker(
-                engine,
-                PluginHal(backend, granted, on_refusal=plugin_log.refused),
-                granted,
-                plugin_log,
-            ),
+            hal=PluginHal(backend, granted, on_refusal=plugin_log.refused),
+            grants=granted,
             limits=Limits(**limits),
-            plugin_log=plugin_log,
+            guest_log=plugin_log,
         )
+        sensor = instance.export(SensorExport)
+        assert sensor is not None, f"{component} exports no sensor"
+        return sensor
 
     yield make
     loop.close()

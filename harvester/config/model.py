@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harvester.constants import MAX_CALL_TIMEOUT_MS
+
 PLUGIN_NAME = r"^[a-z][a-z0-9-]{0,31}$"
 I2CAddress = Annotated[int, Field(ge=0x03, le=0x77)]  # the 7-bit range that is not reserved
 Pin = Annotated[int, Field(ge=0, le=53)]  # BCM numbering on the Pi's 54-pin controller
@@ -40,7 +42,7 @@ class Grants(Frozen):
 class Limits(Frozen):
     memory_mb: int = Field(default=64, ge=8, le=1024)
     # Wall-clock deadline for one call into the plugin (includes the plugin's host calls).
-    call_timeout_ms: int = Field(default=2000, ge=20, le=60_000)
+    call_timeout_ms: int = Field(default=2000, ge=20, le=MAX_CALL_TIMEOUT_MS)
 
 
 class RestartPolicy(Frozen):

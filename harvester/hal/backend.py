@@ -6,6 +6,7 @@ Every method raises a HalError subclass on failure and nothing else.
 
 from __future__ import annotations
 
+import threading
 from typing import NamedTuple, Protocol
 
 
@@ -42,4 +43,4 @@ class Backend(Protocol):
 
     def now_ms(self) -> int: ...
 
-    def sleep_ms(self, ms: int) -> None: ...
+    def sleep_ms(self, ms: int, wake: threading.Event | None = None) -> None: ...

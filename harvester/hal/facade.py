@@ -6,6 +6,7 @@ naming the resource and is reported through `on_refusal` (the plugin's log).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from harvester.config import Grants
@@ -72,5 +73,5 @@ class PluginHal:
     def now_ms(self) -> int:
         return self._backend.now_ms()
 
-    def sleep_ms(self, ms: int) -> None:
-        self._backend.sleep_ms(min(ms, SLEEP_MAX_MS))
+    def sleep_ms(self, ms: int, wake: threading.Event | None = None) -> None:
+        self._backend.sleep_ms(min(ms, SLEEP_MAX_MS), wake)

@@ -1,4 +1,4 @@
-"""A node at run time: events it reports, its plugins' logs, and the loop that runs it."""
+"""A node at run time: its plugins' runners and supervisor, the events it reports, its logs."""
 
 from harvester.node.events import (
     Event,
@@ -7,6 +7,23 @@ from harvester.node.events import (
     Reading,
     ReadingsEvent,
     StateEvent,
+    Subscription,
 )
+from harvester.node.node import run_node
+from harvester.node.plugin_log import PluginLog
+from harvester.node.runner import PluginRunner
+from harvester.node.supervisor import Supervisor
 
-__all__ = ["Event", "EventBus", "LogEvent", "Reading", "ReadingsEvent", "StateEvent"]
+__all__ = [
+    "Event",
+    "EventBus",
+    "LogEvent",
+    "PluginLog",
+    "PluginRunner",
+    "Reading",
+    "ReadingsEvent",
+    "StateEvent",
+    "Subscription",
+    "Supervisor",
+    "run_node",
+]

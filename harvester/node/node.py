@@ -8,7 +8,7 @@ from collections.abc import Callable
 from harvester.config import NodeConfig
 from harvester.hal import Backend, make_backend
 from harvester.node.events import Event, EventBus
-from harvester.runtime.supervisor import Supervisor
+from harvester.node.supervisor import Supervisor
 
 
 async def run_node(
@@ -19,13 +19,13 @@ async def run_node(
     backend: Backend | None = None,
 ) -> None:
     """Run every plugin of `config` until `stop` is set, then shut down in order."""
-    bus = EventBus()
+    bus = EventBus(config.name)
     backend = backend or make_backend(config)
-    async with bus.subscribe() as queue:
+    async with bus.subscribe() as subscription:
 
         async def forward() -> None:
             while True:
-                event = await queue.get()
+                event = await subscription.get()
                 if on_event:
                     on_event(event)
 

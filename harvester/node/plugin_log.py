@@ -6,18 +6,18 @@ import logging
 import threading
 import time
 
-from harvester.constants import LOG_BURST, LOG_MAX_MESSAGE, LOG_RATE_PER_S
-from harvester.node.events import EventBus, Level, LogEvent
+from harvester.constants import LOG_BURST, LOG_MAX_MESSAGE, LOG_RATE_PER_S, LogLevel
+from harvester.node.events import EventBus, LogEvent
 
 # Distinct refused resources named in a line of their own; more are only counted.
 MAX_REFUSALS_NAMED = 32
 
-_PY_LEVELS: dict[str, int] = {
-    "trace": logging.DEBUG,
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warn": logging.WARNING,
-    "error": logging.ERROR,
+_PY_LEVELS: dict[LogLevel, int] = {
+    LogLevel.TRACE: logging.DEBUG,
+    LogLevel.DEBUG: logging.DEBUG,
+    LogLevel.INFO: logging.INFO,
+    LogLevel.WARN: logging.WARNING,
+    LogLevel.ERROR: logging.ERROR,
 }
 
 
@@ -28,7 +28,9 @@ def _clip(message: str) -> str:
 
 
 class PluginLog:
-    """Token bucket per plugin: LOG_RATE_PER_S sustained, LOG_BURST at once.
+    """A plugin's log (runtime.host_api.GuestLog), published on the node's event bus.
+
+    Token bucket per plugin: LOG_RATE_PER_S sustained, LOG_BURST at once.
 
     Lines over the limit are counted, and the count is reported once the bucket refills,
     so a reader sees that lines went missing and how many.
@@ -58,10 +60,10 @@ class PluginLog:
             dropped, self._dropped = self._dropped, 0
             return True, dropped
 
-    def plugin_said(self, level: Level, message: str) -> None:
+    def plugin_said(self, level: LogLevel, message: str) -> None:
         allowed, dropped = self._take()
         if dropped:
-            self.host_says("warn", f"log rate limit: dropped {dropped} lines from this plugin")
+            self._say_dropped(dropped)
         if not allowed:
             return
         message = _clip(message)
@@ -78,7 +80,7 @@ class PluginLog:
             else:
                 self._refused_again += 1
         if first:
-            self.host_says("warn", f"refused: {resource} is not granted")
+            self.host_says(LogLevel.WARN, f"refused: {resource} is not granted")
 
     def flush(self) -> None:
         """Report what was dropped or refused since the last call (after each plugin call)."""
@@ -86,11 +88,14 @@ class PluginLog:
             dropped, self._dropped = self._dropped, 0
             again, self._refused_again = self._refused_again, 0
         if dropped:
-            self.host_says("warn", f"log rate limit: dropped {dropped} lines from this plugin")
+            self._say_dropped(dropped)
         if again:
-            self.host_says("warn", f"refused {again} more accesses to resources not granted")
+            self.host_says(LogLevel.WARN, f"refused {again} more accesses to resources not granted")
 
-    def host_says(self, level: Level, message: str) -> None:
+    def _say_dropped(self, count: int) -> None:
+        self.host_says(LogLevel.WARN, f"log rate limit: dropped {count} lines from this plugin")
+
+    def host_says(self, level: LogLevel, message: str) -> None:
         """A line the host writes about this plugin; never rate-limited.
 
         Clipped all the same: it often quotes what the plugin returned (an error text).

@@ -1,6 +1,10 @@
-"""The sandbox: one wasmtime Engine, precompiled artifacts, plugin instances, supervision."""
+"""The sandbox: one wasmtime Engine, precompiled artifacts, plugin instances and their threads.
+
+It knows nothing of nodes, buses or the network (those are harvester.node and above).
+"""
 
 from harvester.runtime.artifacts import ArtifactCache
+from harvester.runtime.deadline import CallDeadline
 from harvester.runtime.engine import EpochTicker, make_engine
 from harvester.runtime.errors import (
     PluginContractError,
@@ -13,12 +17,19 @@ from harvester.runtime.errors import (
     PluginTimeout,
     PluginTrap,
 )
-from harvester.runtime.plugin import Metric, PluginInstance, PluginReading
-from harvester.runtime.supervisor import PluginRunner, Supervisor
+from harvester.runtime.host_api import GuestLog
+from harvester.runtime.loader import LoadedComponent, load_component
+from harvester.runtime.plugin import PluginInstance
+from harvester.runtime.sensor import Metric, PluginReading, SensorExport
+from harvester.runtime.worker import InstanceThread
 
 __all__ = [
     "ArtifactCache",
+    "CallDeadline",
     "EpochTicker",
+    "GuestLog",
+    "InstanceThread",
+    "LoadedComponent",
     "Metric",
     "PluginContractError",
     "PluginCrashed",
@@ -29,9 +40,9 @@ __all__ = [
     "PluginOutOfMemory",
     "PluginReading",
     "PluginReportedError",
-    "PluginRunner",
     "PluginTimeout",
     "PluginTrap",
-    "Supervisor",
+    "SensorExport",
+    "load_component",
     "make_engine",
 ]

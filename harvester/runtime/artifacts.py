@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import wasmtime
@@ -72,7 +73,9 @@ class ArtifactCache:
         key = f"{self._content_hash(component)[:32]}-{self._fingerprint}"
         return self._dir / f"{key}.cwasm"
 
-    def ensure(self, component: Path, *, plugin: str) -> Path:
+    def ensure(
+        self, component: Path, *, plugin: str, report: Callable[[str], None] | None = None
+    ) -> Path:
         """The artifact for `component`, compiling it in a child process if missing.
 
         Raises PluginLoadError if the component is missing or does not compile.
@@ -82,6 +85,8 @@ class ArtifactCache:
         target = self.artifact_path(component)
         if target.is_file():
             return target
+        if report:
+            report(f"precompiling {component.name} (first start of this build)")
         cmd = [sys.executable, "-m", "harvester.runtime.precompile", str(component), str(target)]
         try:
             done = subprocess.run(
@@ -98,9 +103,16 @@ class ArtifactCache:
             raise PluginLoadError(plugin, f"precompiling {component} failed: {done.stderr.strip()}")
         return target
 
-    def load(self, engine: wasmtime.Engine, component: Path, *, plugin: str) -> Component:
+    def load(
+        self,
+        engine: wasmtime.Engine,
+        component: Path,
+        *,
+        plugin: str,
+        report: Callable[[str], None] | None = None,
+    ) -> Component:
         """Load the component's artifact memory-mapped (precompiling first if needed)."""
-        artifact = self.ensure(component, plugin=plugin)
+        artifact = self.ensure(component, plugin=plugin, report=report)
         try:
             return Component.deserialize_file(engine, str(artifact))
         except wasmtime.WasmtimeError as exc:

@@ -11,7 +11,7 @@ from types import TracebackType
 
 import wasmtime
 
-from harvester.constants import EPOCH_TICK_MS
+from harvester.constants import EPOCH_TICK_MS, MAX_CALL_TIMEOUT_MS
 
 # Every setting that changes compiled code. Artifacts are keyed by these, because
 # wasmtime refuses to load code compiled under different settings.
@@ -60,6 +60,12 @@ class EpochTicker:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
+            self._engine.increment_epoch()
+
+    def expire_all(self) -> None:
+        """Put every deadline set so far in the past, so all wasm running on this engine is
+        interrupted at its next epoch check (a node stopping does this once)."""
+        for _ in range(deadline_ticks(MAX_CALL_TIMEOUT_MS) + 1):
             self._engine.increment_epoch()
 
     def __enter__(self) -> EpochTicker:

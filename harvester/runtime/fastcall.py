@@ -91,7 +91,9 @@ _HOST_FUNCS: dict[int, _HostFunc] = {}
 _NEXT_ID = itertools.count(1)
 
 
-def add_func(instance: wc.LinkerInstance, name: str, fn: Callable[..., Any]) -> None:
+def add_func(
+    instance: wc.LinkerInstance, name: str, fn: Callable[..., Any], *, qualified: str | None = None
+) -> None:
     """`instance.add_func(name, fn)`, with converters built on the first call and kept."""
     instance._assert_not_locked()
     name_bytes = name.encode("utf-8")

@@ -1,17 +1,21 @@
-"""The host side of the WIT imports: a wasmtime Linker whose functions serve one plugin.
+"""The host side of the WIT imports: a wasmtime Linker whose functions serve one plugin instance.
 
-Each function converts WIT values to Python, calls the plugin's HAL facade (which
-checks grants) and converts the answer back. A HalError becomes the WIT `hal-error`
-variant. Nothing may escape as a Python exception: wasmtime would turn it into a trap
-and keep it in a process-wide slot shared by all threads, so every function is wrapped.
+Each function converts WIT values to Python, calls the plugin's HAL facade (which checks
+grants) and converts the answer back. A HalError becomes the WIT `hal-error` variant.
+Nothing may escape as a Python exception: wasmtime-py would keep it in a process-wide
+slot shared by every thread, so every function is wrapped, and what is not a HalError
+becomes an `other` result and a log line. The one deliberate exception is the deadline:
+a host call made after the instance's deadline traps (a WasmtimeError, which passes
+straight through to the guest's caller), so an instance past its time cannot touch
+hardware again.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 import wasmtime
 from wasmtime.component import Linker, LinkerInstance, Record, Variant
@@ -25,13 +29,29 @@ from harvester.constants import (
     IFACE_LOG,
     IFACE_SYSTEM_INFO,
     WIT_PACKAGE,
+    HalErrorCase,
+    LogLevel,
 )
 from harvester.hal import HalError, PluginHal
-from harvester.node.plugin_log import PluginLog
 from harvester.runtime import fastcall
+from harvester.runtime.deadline import CallDeadline
+from harvester.runtime.wasi import add_wasi
 
 log = logging.getLogger("harvester.runtime")
-LOG_LEVELS = frozenset({"trace", "debug", "info", "warn", "error"})
+_LEVELS = frozenset(LogLevel)
+
+
+class GuestLog(Protocol):
+    """Where an instance's log lines go (the node's PluginLog implements it)."""
+
+    def plugin_said(self, level: LogLevel, message: str) -> None:
+        """A line the plugin wrote (rate-limited by the receiver)."""
+
+    def host_says(self, level: LogLevel, message: str) -> None:
+        """A line the host writes about the plugin."""
+
+    def refused(self, resource: str) -> None:
+        """The host refused the plugin a resource (named)."""
 
 
 def linked_interfaces(grants: Grants) -> frozenset[str]:
@@ -46,7 +66,7 @@ def linked_interfaces(grants: Grants) -> frozenset[str]:
     return frozenset(linked)
 
 
-def ungranted_imports(imports: list[str], grants: Grants) -> list[str]:
+def ungranted_imports(imports: Iterable[str], grants: Grants) -> list[str]:
     """The component's imports of our package that its grants do not cover."""
     linked = linked_interfaces(grants)
     return [name for name in imports if name.startswith(WIT_PACKAGE + "/") and name not in linked]
@@ -64,59 +84,81 @@ def record(**fields: Any) -> Record:
     return rec
 
 
-def _guarded(
-    plugin_log: PluginLog, name: str, fallback: Any
-) -> Callable[[Callable[..., Any]], Any]:
-    """Turn HalError into its variant, and any other exception into `fallback` + a log line."""
+def _other(exc: Exception) -> Variant:
+    return Variant(HalErrorCase.OTHER, f"host error: {type(exc).__name__}")
 
-    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+
+class _Definer:
+    """Defines our host functions, each wrapped in the deadline check and error conversion."""
+
+    def __init__(self, deadline: CallDeadline, guest_log: GuestLog) -> None:
+        self._deadline = deadline
+        self._log = guest_log
+
+    def define(
+        self, inst: LinkerInstance, iface: str, name: str, fn: Callable[..., Any], fallback: Any
+    ) -> None:
+        qualified = f"{iface}#{name}"
+        fastcall.add_func(inst, name, self._guarded(qualified, fn, fallback), qualified=qualified)
+
+    def _guarded(self, qualified: str, fn: Callable[..., Any], fallback: Any) -> Any:
+        deadline, guest_log = self._deadline, self._log
+
         @functools.wraps(fn)
         def guarded(store: wasmtime.Storelike, *args: Any) -> Any:
+            deadline.check(qualified)  # traps: past its time, the guest gets nothing more
             try:
                 return fn(*args)
+            except wasmtime.WasmtimeError:
+                raise  # a trap we meant (the deadline), not a host bug
             except HalError as exc:
                 return hal_error(exc)
             except Exception as exc:  # a host bug must not become a trap in the guest
-                log.exception("host function %s failed", name)
-                plugin_log.host_says("error", f"host function {name} failed: {exc!r}")
+                log.exception("host function %s failed", qualified)
+                guest_log.host_says(LogLevel.ERROR, f"host function {qualified} failed: {exc!r}")
                 return fallback(exc) if callable(fallback) else fallback
 
         return guarded
 
-    return wrap
-
-
-def _other(exc: Exception) -> Variant:
-    return Variant("other", f"host error: {type(exc).__name__}")
-
 
 def build_linker(
-    engine: wasmtime.Engine, hal: PluginHal, grants: Grants, plugin_log: PluginLog
+    engine: wasmtime.Engine,
+    hal: PluginHal,
+    grants: Grants,
+    guest_log: GuestLog,
+    deadline: CallDeadline,
+    *,
+    imports: Iterable[str],
 ) -> Linker:
-    """A linker with WASI (no files, sockets or environment granted) and our interfaces."""
-    linker = Linker(engine)
-    linker.add_wasip2()
-    linked = linked_interfaces(grants)
-    g = functools.partial(_guarded, plugin_log)
+    """A linker for one instance: WASI as runtime/wasi.py guards it, and our interfaces.
 
-    def define(inst: LinkerInstance, name: str, fn: Callable[..., Any], fallback: Any) -> None:
-        fastcall.add_func(inst, name, g(name, fallback)(fn))
+    `imports` are the component's import names (WASI replacements are defined under
+    exactly those names). Host functions serve `hal` and stop at `deadline`.
+    """
+    linker = Linker(engine)
+    add_wasi(linker, imports, guest_log.refused)
+    linked = linked_interfaces(grants)
+    d = _Definer(deadline, guest_log)
+
+    def sleep_ms(ms: int) -> None:
+        # Never past the call's deadline, and cut short when the instance is given up.
+        hal.sleep_ms(min(ms, int(deadline.remaining_ms())), wake=deadline.wake)
+        deadline.check(f"{IFACE_CLOCK}#sleep-ms")
+
+    def log_line(level: str, message: str) -> None:
+        guest_log.plugin_said(LogLevel(level) if level in _LEVELS else LogLevel.INFO, message)
 
     with linker.root() as root:
         with root.add_instance(IFACE_LOG) as inst:
-
-            def log_line(level: str, message: str) -> None:
-                plugin_log.plugin_said(level if level in LOG_LEVELS else "info", message)  # type: ignore[arg-type]
-
-            define(inst, "log", log_line, None)
+            d.define(inst, IFACE_LOG, "log", log_line, None)
 
         with root.add_instance(IFACE_CLOCK) as inst:
-            define(inst, "now-ms", hal.now_ms, 0)
-            define(inst, "sleep-ms", hal.sleep_ms, None)
+            d.define(inst, IFACE_CLOCK, "now-ms", hal.now_ms, 0)
+            d.define(inst, IFACE_CLOCK, "sleep-ms", sleep_ms, None)
 
         if IFACE_I2C in linked:
             with root.add_instance(IFACE_I2C) as inst:
-                define(inst, "transfer", hal.i2c_transfer, _other)
+                d.define(inst, IFACE_I2C, "transfer", hal.i2c_transfer, _other)
 
         if IFACE_GPIO in linked:
             with root.add_instance(IFACE_GPIO) as inst:
@@ -125,9 +167,9 @@ def build_linker(
                     r = hal.read_dht22(pin)
                     return record(temperature_c=r.temperature_c, humidity_rh=r.humidity_rh)
 
-                define(inst, "read-dht22", read_dht22, _other)
-                define(inst, "read-pin", hal.read_pin, _other)
-                define(inst, "write-pin", hal.write_pin, _other)
+                d.define(inst, IFACE_GPIO, "read-dht22", read_dht22, _other)
+                d.define(inst, IFACE_GPIO, "read-pin", hal.read_pin, _other)
+                d.define(inst, IFACE_GPIO, "write-pin", hal.write_pin, _other)
 
         if IFACE_SYSTEM_INFO in linked:
             with root.add_instance(IFACE_SYSTEM_INFO) as inst:
@@ -136,8 +178,9 @@ def build_linker(
                     m = hal.memory_usage()
                     return record(total_bytes=m.total_bytes, used_bytes=m.used_bytes)
 
-                define(inst, "get-memory-usage", memory_usage, record(total_bytes=0, used_bytes=0))
-                define(inst, "get-cpu-usage", hal.cpu_usage_percent, 0.0)
-                define(inst, "get-uptime", hal.uptime_s, 0)
-                define(inst, "get-cpu-temp", hal.cpu_temp_c, _other)
+                no_memory = record(total_bytes=0, used_bytes=0)
+                d.define(inst, IFACE_SYSTEM_INFO, "get-memory-usage", memory_usage, no_memory)
+                d.define(inst, IFACE_SYSTEM_INFO, "get-cpu-usage", hal.cpu_usage_percent, 0.0)
+                d.define(inst, IFACE_SYSTEM_INFO, "get-uptime", hal.uptime_s, 0)
+                d.define(inst, IFACE_SYSTEM_INFO, "get-cpu-temp", hal.cpu_temp_c, _other)
     return linker

@@ -1,65 +1,59 @@
 """One live plugin instance: a Store with limits, the instantiated component, its exports.
 
-Calls are blocking (wasm runs in this thread, with the GIL released); the supervisor
-runs them in the plugin's own worker thread. A fault leaves the instance poisoned:
-the caller must drop it and make a new one.
+Calls are blocking (wasm runs in the calling thread, with the GIL released); the node
+runs them in the instance's own thread (runtime/worker.py). A fault leaves the instance
+poisoned: the caller must drop it and make a new one. What the instance exports is read
+from the component (`exports`), and each export kind we know has a wrapper class
+(runtime/sensor.py) got with `export(kind)`.
 """
 
 from __future__ import annotations
 
 import re
 from collections import deque
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol, TypeVar
 
 import wasmtime
-from wasmtime.component import Component, ExportIndex, Linker, Variant
+from wasmtime.component import Component, ExportIndex
 
-from harvester.config import Limits
-from harvester.constants import IFACE_SENSOR, METRIC_NAME_PATTERN
-from harvester.node.plugin_log import PluginLog
+from harvester.config import Grants, Limits
+from harvester.constants import LogLevel
+from harvester.hal import PluginHal
+from harvester.runtime.deadline import DEADLINE_TRAP, CallDeadline
 from harvester.runtime.engine import deadline_ticks
 from harvester.runtime.errors import (
-    PluginContractError,
-    PluginCrashed,
     PluginFault,
     PluginLoadError,
     PluginOutOfMemory,
-    PluginReportedError,
     PluginTimeout,
     PluginTrap,
 )
 from harvester.runtime.fastcall import FastFunc
-from harvester.runtime.host_api import record
+from harvester.runtime.host_api import GuestLog, build_linker
 
 STDERR_TAIL_LINES = 20
 WASM_PAGE = 65536
 _START_PAGES = re.compile(r"memory minimum size of (\d+) pages exceeds memory limits")
-_METRIC_NAME = re.compile(METRIC_NAME_PATTERN)
-_MAX_METRICS = 64
-_MAX_UNIT = 16
 
 
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    unit: str
-    device_class: str
-    state_class: str
+class ExportKind(Protocol):
+    """A wrapper for one exported interface (e.g. SensorExport for `sensor`)."""
+
+    INTERFACE: str
+
+    def __init__(self, instance: PluginInstance) -> None: ...
 
 
-@dataclass(frozen=True)
-class PluginReading:
-    metric: str
-    value: float
+E = TypeVar("E", bound=ExportKind)
 
 
 class _GuestOutput:
     """Collects the guest's stdout/stderr: lines go to the plugin log, stderr's tail is kept
     so a trap can say what the guest printed last (e.g. a Python traceback)."""
 
-    def __init__(self, plugin_log: PluginLog, level: str) -> None:
-        self._log = plugin_log
+    def __init__(self, guest_log: GuestLog, level: LogLevel) -> None:
+        self._log = guest_log
         self._level = level
         self._partial = b""
         self.tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
@@ -73,7 +67,7 @@ class _GuestOutput:
             line = raw.decode("utf-8", "replace").rstrip()
             if line:
                 self.tail.append(line)
-                self._log.plugin_said(self._level, line)  # type: ignore[arg-type]
+                self._log.plugin_said(self._level, line)
         return len(data)
 
 
@@ -84,14 +78,17 @@ def _trap_cause(text: str) -> str:
     return lines[-1] if cause and lines else (lines[0] if lines else "trap")
 
 
-def _classify(plugin: str, exc: wasmtime.WasmtimeError, stderr_tail: list[str]) -> PluginFault:
+def classify(plugin: str, exc: wasmtime.WasmtimeError, stderr_tail: list[str]) -> PluginFault:
+    """The fault a failed guest call (or instantiation) amounts to."""
     if isinstance(exc, wasmtime.ExitTrap):
         return PluginTrap(plugin, f"guest called exit({exc.code})")
     cause = _trap_cause(str(exc))
     said = " | ".join(stderr_tail[-3:])
     detail = cause + (f" (guest printed: {said})" if said else "")
     if "interrupt" in cause:
-        return PluginTimeout(plugin, "call exceeded its deadline and was interrupted")
+        return PluginTimeout(plugin, f"{DEADLINE_TRAP} and was interrupted")
+    if DEADLINE_TRAP in cause:
+        return PluginTimeout(plugin, cause)
     if "call stack exhausted" in cause:
         return PluginTrap(plugin, f"stack overflow: {detail}")
     if "MemoryError" in said or "out of memory" in cause.lower():
@@ -99,42 +96,15 @@ def _classify(plugin: str, exc: wasmtime.WasmtimeError, stderr_tail: list[str]) 
     return PluginTrap(plugin, detail)
 
 
-def _validate_metrics(plugin: str, raw: Any) -> tuple[Metric, ...]:
-    if not isinstance(raw, list) or len(raw) > _MAX_METRICS:
-        raise PluginContractError(plugin, f"describe() must return at most {_MAX_METRICS} metrics")
-    metrics = []
-    for rec in raw:
-        name, unit = rec.name, rec.unit
-        if not _METRIC_NAME.match(name):
-            raise PluginContractError(
-                plugin, f"metric name {name!r} must match {METRIC_NAME_PATTERN}"
-            )
-        if len(unit) > _MAX_UNIT:
-            raise PluginContractError(plugin, f"unit {unit!r} of {name!r} is too long")
-        metrics.append(
-            Metric(name, unit, getattr(rec, "device-class"), getattr(rec, "state-class"))
-        )
-    if len({m.name for m in metrics}) != len(metrics):
-        raise PluginContractError(plugin, "describe() repeats a metric name")
-    return tuple(metrics)
-
-
-def _sensor_error(plugin: str, err: Variant) -> PluginReportedError | PluginFault:
-    if err.tag == "out-of-memory":
-        return PluginOutOfMemory(plugin, "guest reported MemoryError")
-    if err.tag == "internal":
-        return PluginCrashed(plugin, f"unexpected exception: {err.payload}")
-    if err.tag == "hal" and isinstance(err.payload, Variant):
-        hal = err.payload
-        text = hal.tag if hal.payload is None else f"{hal.tag}: {hal.payload}"
-        return PluginReportedError(plugin, "hal", text)
-    return PluginReportedError(plugin, err.tag, str(err.payload))
+def component_imports(engine: wasmtime.Engine, component: Component) -> tuple[str, ...]:
+    return tuple(component.type.imports(engine))
 
 
 class PluginInstance:
-    """Instantiate `component` in a fresh Store with `limits`.
+    """Instantiate `component` in a fresh Store with `limits`, its host functions serving `hal`.
 
-    Raises PluginLoadError if it does not link, PluginFault if instantiation traps.
+    Raises PluginLoadError if it does not link or cannot start within its memory limit,
+    PluginFault if instantiation traps or runs past its deadline.
     """
 
     def __init__(
@@ -143,78 +113,84 @@ class PluginInstance:
         name: str,
         engine: wasmtime.Engine,
         component: Component,
-        linker: Linker,
+        hal: PluginHal,
+        grants: Grants,
         limits: Limits,
-        plugin_log: PluginLog,
+        guest_log: GuestLog,
+        imports: Iterable[str] | None = None,
     ) -> None:
         self.name = name
+        self.deadline = CallDeadline(limits.call_timeout_ms)
         self._ticks = deadline_ticks(limits.call_timeout_ms)
         self._store = wasmtime.Store(engine)
         self._store.set_limits(memory_size=limits.memory_mb * 1024 * 1024)
         wasi = wasmtime.WasiConfig()  # no args, no env, no preopened dirs, no stdin
-        self._stdout = _GuestOutput(plugin_log, "info")
-        self._stderr = _GuestOutput(plugin_log, "warn")
+        self._stdout = _GuestOutput(guest_log, LogLevel.INFO)
+        self._stderr = _GuestOutput(guest_log, LogLevel.WARN)
         wasi.stdout_custom = self._stdout
         wasi.stderr_custom = self._stderr
         self._store.set_wasi(wasi)
-        self._store.set_epoch_deadline(self._ticks)
+        if imports is None:
+            imports = component_imports(engine, component)
+        linker = build_linker(engine, hal, grants, guest_log, self.deadline, imports=imports)
+        self._begin()
         try:
             self._instance = linker.instantiate(self._store, component)
         except wasmtime.WasmtimeError as exc:
-            text = str(exc)
-            if "import" in text or "matching implementation" in text:
-                raise PluginLoadError(name, f"cannot link: {exc}") from exc
-            if (pages := _START_PAGES.search(text)) is not None:
-                # Restarting cannot help: the component needs more memory just to start.
-                need_mb = int(pages.group(1)) * WASM_PAGE / 2**20
-                raise PluginLoadError(
-                    name,
-                    f"needs {need_mb:.1f} MB of linear memory to start, more than its"
-                    f" limits.memory_mb = {limits.memory_mb}",
-                ) from exc
-            raise _classify(name, exc, list(self._stderr.tail)) from exc
-        iface = self._instance.get_export_index(self._store, IFACE_SENSOR)
-        if iface is None:
-            raise PluginLoadError(name, f"does not export {IFACE_SENSOR}")
-        self._init = self._export(iface, "init")
-        self._describe = self._export(iface, "describe")
-        self._poll = self._export(iface, "poll")
+            raise self._instantiate_error(exc, limits) from exc
+        finally:
+            self.deadline.end()
+        exported = component.type.exports(engine)
+        self.exports = frozenset(exported)
 
-    def _export(self, iface: ExportIndex, func: str) -> FastFunc:
-        index = self._instance.get_export_index(self._store, func, iface)
+    def _begin(self) -> None:
+        self.deadline.begin()
+        self._store.set_epoch_deadline(self._ticks)
+
+    def _instantiate_error(self, exc: wasmtime.WasmtimeError, limits: Limits) -> Exception:
+        text = str(exc)
+        if "matching implementation" in text:  # wasmtime's words for an unsatisfied import
+            return PluginLoadError(self.name, f"cannot link: {exc}")
+        if (pages := _START_PAGES.search(text)) is not None:
+            # Restarting cannot help: the component needs more memory just to start.
+            need_mb = int(pages.group(1)) * WASM_PAGE / 2**20
+            return PluginLoadError(
+                self.name,
+                f"needs {need_mb:.1f} MB of linear memory to start, more than its"
+                f" limits.memory_mb = {limits.memory_mb}",
+            )
+        return classify(self.name, exc, list(self._stderr.tail))
+
+    def export(self, kind: type[E]) -> E | None:
+        """The wrapper for an exported interface, or None if the component lacks it.
+
+        Raises PluginLoadError if it exports the interface without a function it needs.
+        """
+        return kind(self) if kind.INTERFACE in self.exports else None
+
+    def func(self, interface: str, name: str) -> FastFunc:
+        """An exported function, with its value converters built once.
+
+        Raises PluginLoadError if the component does not export it.
+        """
+        iface: ExportIndex | None = self._instance.get_export_index(self._store, interface)
+        index = iface and self._instance.get_export_index(self._store, name, iface)
         found = index and self._instance.get_func(self._store, index)
         if not found:
-            raise PluginLoadError(self.name, f"does not export {IFACE_SENSOR}#{func}")
-        return FastFunc(found, self._store)  # converters built once, not on every call
+            raise PluginLoadError(self.name, f"does not export {interface}#{name}")
+        return FastFunc(found, self._store)
 
-    def _call(self, func: FastFunc, *args: Any) -> Any:
-        self._store.set_epoch_deadline(self._ticks)
+    def call(self, func: FastFunc, *args: Any) -> Any:
+        """Call a guest function under the instance's deadline.
+
+        Raises PluginFault (trap, timeout, out of memory): the instance is then dead.
+        """
+        self._begin()
         try:
             result = func(self._store, *args)
             func.post_return(self._store)
         except wasmtime.WasmtimeError as exc:
-            raise _classify(self.name, exc, list(self._stderr.tail)) from exc
+            raise classify(self.name, exc, list(self._stderr.tail)) from exc
+        finally:
+            self.deadline.end()
         return result
-
-    def init(self, settings: dict[str, str | int | float | bool]) -> None:
-        """Raises PluginFault, or PluginReportedError if the plugin refuses its settings."""
-        args = [record(key=k, value=_setting_text(v)) for k, v in settings.items()]
-        result = self._call(self._init, args)
-        if isinstance(result, Variant):
-            raise _sensor_error(self.name, result)
-
-    def describe(self) -> tuple[Metric, ...]:
-        return _validate_metrics(self.name, self._call(self._describe))
-
-    def poll(self) -> tuple[PluginReading, ...]:
-        """One poll. Raises PluginFault (instance is dead) or PluginReportedError (it is not)."""
-        result = self._call(self._poll)
-        if isinstance(result, Variant):
-            raise _sensor_error(self.name, result)
-        return tuple(PluginReading(r.metric, r.value) for r in result)
-
-
-def _setting_text(value: str | int | float | bool) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from pathlib import Path
 
@@ -105,5 +106,5 @@ class SimBackend:
     def now_ms(self) -> int:
         return int(self.clock.now_ms())
 
-    def sleep_ms(self, ms: int) -> None:
-        self.clock.sleep_ms(ms)
+    def sleep_ms(self, ms: int, wake: threading.Event | None = None) -> None:
+        self.clock.sleep_ms(ms, wake)

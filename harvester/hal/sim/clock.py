@@ -35,16 +35,23 @@ class SimClock:
         with self._lock:
             return real_ms + self._skipped_ms
 
-    def sleep_ms(self, ms: int) -> None:
+    def sleep_ms(self, ms: int, wake: threading.Event | None = None) -> None:
         if ms < 0:
             raise ValueError(f"sleep_ms needs a non-negative duration, got {ms}")
         real_ms = ms * self._time_scale
         if real_ms >= ms:  # time_scale >= 1: a plain sleep, nothing is skipped
-            time.sleep(real_ms / 1000.0)
+            _wait(real_ms, wake)
             return
         # Credit the skipped part before sleeping, so a reader on another thread never
         # sees less virtual time than the sleeper was promised once it returns.
         with self._lock:
             self._skipped_ms += ms - real_ms
         if real_ms > 0:
-            time.sleep(real_ms / 1000.0)
+            _wait(real_ms, wake)
+
+
+def _wait(ms: float, wake: threading.Event | None) -> None:
+    if wake is None:
+        time.sleep(ms / 1000.0)
+    else:
+        wake.wait(ms / 1000.0)

@@ -1,0 +1,315 @@
+"""The life of one configured plugin: load, start, drive its exports, answer its faults.
+
+Each plugin has its own runner task, and each instance its own thread, so a plugin that
+is slow, stuck until its deadline, blocked in a host call or restarting never delays
+another. Any exception on the way (the guest's, a converter's, a backend's) becomes a
+fault of this plugin with a log line naming it: a runner never dies silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import wasmtime
+
+from harvester.config import PluginConfig, RestartPolicy
+from harvester.constants import ABANDON_GRACE_MS, LogLevel
+from harvester.hal import Backend, PluginHal
+from harvester.node.events import EventBus, PluginState, Reading, ReadingsEvent, StateEvent
+from harvester.node.plugin_log import PluginLog
+from harvester.runtime.artifacts import ArtifactCache
+from harvester.runtime.errors import PluginFault, PluginLoadError, PluginReportedError
+from harvester.runtime.loader import LoadedComponent, load_component
+from harvester.runtime.plugin import PluginInstance
+from harvester.runtime.sensor import Metric, PluginReading, SensorExport
+from harvester.runtime.worker import InstanceThread
+
+T = TypeVar("T")
+log = logging.getLogger("harvester.node")
+# Export interfaces a runner knows how to drive (actuators, HTTP handlers: later issues).
+DRIVABLE = (SensorExport.INTERFACE,)
+
+
+class RunnerClock(Protocol):
+    """Time as the runner sees it: the loop's clock in a node, a manual one in tests."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> Awaitable[None]: ...
+
+
+class LoopClock:
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def sleep(self, seconds: float) -> Awaitable[None]:
+        return asyncio.sleep(seconds)
+
+
+class HostError(PluginFault):
+    """Something failed on the host's side of a plugin call (a converter, a backend, ...)."""
+
+    kind = "host-error"
+
+
+@dataclass
+class LiveInstance:
+    """An instance and the thread that owns it."""
+
+    instance: PluginInstance
+    thread: InstanceThread
+    sensor: SensorExport
+
+
+class PluginRunner:
+    def __init__(
+        self,
+        config: PluginConfig,
+        *,
+        component_path: Path,
+        engine: wasmtime.Engine,
+        artifacts: ArtifactCache,
+        backend: Backend,
+        bus: EventBus,
+        restart: RestartPolicy,
+        clock: RunnerClock | None = None,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.state: PluginState = "stopped"
+        self.instances_started = 0
+        self.polls = 0
+        self.faults: deque[float] = deque()
+        self.component_path = component_path
+        self._engine = engine
+        self._artifacts = artifacts
+        self._bus = bus
+        self._restart = restart
+        self._clock = clock or LoopClock()
+        self.log = PluginLog(config.name, bus)
+        self._hal = PluginHal(backend, config.grants, on_refusal=self.log.refused)
+        self._loaded: LoadedComponent | None = None
+        self.live: LiveInstance | None = None
+        self._metrics: dict[str, Metric] = {}
+        self._polled_ok = False
+        limits = config.limits
+        self._call_timeout_s = (limits.call_timeout_ms + ABANDON_GRACE_MS) / 1000
+
+    def _set_state(self, state: PluginState, reason: str = "") -> None:
+        self.state = state
+        self._bus.publish(StateEvent(self.name, state, reason))
+
+    # -- loading and starting -------------------------------------------------------------
+
+    async def load(self) -> LoadedComponent:
+        """The component at `component_path`, loaded again only if its content changed.
+
+        Raises PluginLoadError.
+        """
+        path = self.component_path
+        current = self._loaded
+        if current is not None and path.is_file():
+            if await asyncio.to_thread(self._artifacts.artifact_path, path) == current.artifact:
+                return current
+
+        def report(line: str) -> None:
+            self.log.host_says(LogLevel.INFO, line)
+
+        loaded = await asyncio.to_thread(
+            load_component,
+            self._engine,
+            self._artifacts,
+            path,
+            plugin=self.name,
+            grants=self.config.grants,
+            drivable=DRIVABLE,
+            report=report,
+        )
+        self._loaded = loaded
+        return loaded
+
+    async def start(self, loaded: LoadedComponent) -> tuple[LiveInstance, tuple[Metric, ...]]:
+        """A new instance of `loaded` in a thread of its own, initialised and described.
+
+        It runs beside any other instance (hot reload swaps them). Raises PluginFault,
+        PluginReportedError (init refused) or PluginLoadError; on any of them the new
+        instance and its thread are gone.
+        """
+        thread = InstanceThread(self.name)
+
+        def make() -> tuple[PluginInstance, SensorExport]:
+            made = PluginInstance(
+                name=self.name,
+                engine=self._engine,
+                component=loaded.component,
+                hal=self._hal,
+                grants=self.config.grants,
+                limits=self.config.limits,
+                guest_log=self.log,
+                imports=loaded.imports,
+            )
+            sensor = made.export(SensorExport)
+            if sensor is None:
+                raise PluginLoadError(self.name, f"does not export {SensorExport.INTERFACE}")
+            return made, sensor
+
+        try:
+            instance, sensor = await self._in(thread, None, make)
+            live = LiveInstance(instance, thread, sensor)
+            await self._in(thread, instance, lambda: sensor.init(dict(self.config.settings)))
+            metrics = await self._in(thread, instance, sensor.describe)
+        except BaseException:
+            thread.close()
+            raise
+        self.instances_started += 1
+        return live, metrics
+
+    async def _in(
+        self, thread: InstanceThread, instance: PluginInstance | None, fn: Callable[[], T]
+    ) -> T:
+        """`fn()` in the instance's thread, abandoned past the call's deadline + grace.
+
+        Raises what `fn` raises; PluginTimeout when abandoned; HostError for anything that
+        is not one of our errors.
+        """
+
+        def give_up() -> None:
+            if instance is not None:
+                instance.deadline.cancel()
+
+        try:
+            return await thread.run(fn, timeout_s=self._call_timeout_s, on_abandon=give_up)
+        except (PluginFault, PluginLoadError, PluginReportedError):
+            raise
+        except Exception as exc:
+            log.error("plugin %s: host error", self.name, exc_info=exc)
+            raise HostError(self.name, f"{type(exc).__name__}: {exc}") from exc
+
+    # -- running --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until cancelled, or until the plugin is quarantined."""
+        backoff = self._restart.backoff_initial_s
+        while True:
+            self._set_state("starting")
+            self._polled_ok = False
+            try:
+                loaded = await self.load()
+                self.live, metrics = await self.start(loaded)
+                self._metrics = {m.name: m for m in metrics}
+                self._set_state("running")
+                await self._poll_loop(self.live)  # returns only by raising
+            except PluginLoadError as exc:
+                self.log.host_says(LogLevel.ERROR, f"cannot start: {exc.detail}")
+                self._set_state("quarantined", exc.detail)
+                return
+            except PluginReportedError as exc:
+                # An error result from init: the plugin refuses to start; a fault like any other.
+                fault = PluginFault(self.name, f"init failed: {exc.detail}")
+                if not await self._after_fault(fault, backoff):
+                    return
+            except PluginFault as exc:
+                if self._polled_ok:  # it worked for a while: start the back-off over
+                    backoff = self._restart.backoff_initial_s
+                if not await self._after_fault(exc, backoff):
+                    return
+            except Exception as exc:  # ours, outside any call: still only this plugin's fault
+                log.error("plugin %s: runner error", self.name, exc_info=exc)
+                fault = HostError(self.name, f"{type(exc).__name__}: {exc}")
+                if not await self._after_fault(fault, backoff):
+                    return
+            finally:
+                self._drop_live()
+            backoff = min(backoff * 2, self._restart.backoff_max_s)
+
+    def _drop_live(self) -> None:
+        if self.live is not None:
+            self.live.thread.close()
+            self.live = None
+
+    async def _after_fault(self, fault: PluginFault, backoff: float) -> bool:
+        """Log the fault; quarantine (False) or wait out the back-off (True)."""
+        now = self._clock.now()
+        self.faults.append(now)
+        while self.faults and now - self.faults[0] > self._restart.fault_window_s:
+            self.faults.popleft()
+        count, limit = len(self.faults), self._restart.max_faults
+        kind = fault.kind
+        if count >= limit:
+            reason = (
+                f"quarantined after {count} faults in {self._restart.fault_window_s:g} s;"
+                f" last: {kind}: {fault.detail}"
+            )
+            self.log.host_says(LogLevel.ERROR, reason)
+            self._set_state("quarantined", reason)
+            return False
+        self.log.host_says(
+            LogLevel.WARN,
+            f"{kind}: {fault.detail}; restarting in {backoff:g} s (fault {count} of {limit})",
+        )
+        self._set_state("backoff", f"{kind}: {fault.detail}")
+        await self._clock.sleep(backoff)  # the designed pause before a restart
+        return True
+
+    async def _poll_loop(self, live: LiveInstance) -> None:
+        interval = self.config.poll_interval_s
+        next_at = self._clock.now()
+        while True:
+            try:
+                readings = await self._in(live.thread, live.instance, live.sensor.poll)
+            except PluginReportedError as exc:
+                self.log.host_says(LogLevel.WARN, f"poll failed: {exc.detail}")
+            else:
+                self._polled_ok = True
+                self._publish(readings)
+            finally:
+                self.log.flush()
+                self.polls += 1
+            next_at = max(next_at + interval, self._clock.now())
+            await self._clock.sleep(next_at - self._clock.now())
+
+    def _publish(self, readings: tuple[PluginReading, ...]) -> None:
+        good, dropped = [], []
+        for r in readings:
+            metric = self._metrics.get(r.metric)
+            if metric is None or not math.isfinite(r.value):
+                dropped.append(f"{r.metric[:48]}={r.value!r}")
+            else:
+                good.append(
+                    Reading(r.metric, r.value, metric.unit, metric.device_class, metric.state_class)
+                )
+        if dropped:  # one line per poll: host lines are not rate-limited, so never one per item
+            shown = ", ".join(dropped[:5]) + (
+                f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+            )
+            self.log.host_says(
+                LogLevel.WARN,
+                f"dropped {len(dropped)} readings (not described or not finite): {shown}",
+            )
+        if good:
+            self._bus.publish(ReadingsEvent(self.name, tuple(good)))
+
+    # -- stopping -------------------------------------------------------------------------
+
+    def interrupt(self) -> InstanceThread | None:
+        """End what the live instance is doing now: its waits end, its host calls trap.
+
+        Returns its thread, for the caller to wait on (or not).
+        """
+        live = self.live
+        if live is None:
+            return None
+        live.instance.deadline.cancel()
+        live.thread.close()
+        return live.thread
+
+    def stopped(self) -> None:
+        if self.state != "quarantined":
+            self._set_state("stopped")

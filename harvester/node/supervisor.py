@@ -1,0 +1,103 @@
+"""Runs a node's plugins: one runner task each, and an orderly stop that cannot hang.
+
+Stopping takes at most STOP_WAIT_S whatever the plugins are doing: every live instance
+is interrupted at once (waits end, host calls trap, the engine's epoch jumps past every
+deadline so running wasm stops at its next check), the runner tasks are cancelled, and
+threads still stuck in a host call after that are abandoned, not waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from types import TracebackType
+
+import wasmtime
+
+from harvester.config import NodeConfig
+from harvester.constants import STOP_WAIT_S
+from harvester.hal import Backend
+from harvester.node.events import EventBus
+from harvester.node.runner import PluginRunner, RunnerClock
+from harvester.runtime.artifacts import ArtifactCache
+from harvester.runtime.engine import EpochTicker, make_engine
+from harvester.runtime.worker import InstanceThread
+
+log = logging.getLogger("harvester.node")
+
+
+class Supervisor:
+    """An async context manager that runs every plugin of a node config.
+
+    It owns the engine's epoch (its ticker drives deadlines, and a stop expires them all),
+    so give it an engine no other supervisor uses.
+    """
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        *,
+        backend: Backend,
+        bus: EventBus,
+        engine: wasmtime.Engine | None = None,
+        clock: RunnerClock | None = None,
+    ) -> None:
+        self._engine = engine or make_engine()
+        self._ticker = EpochTicker(self._engine)
+        self.artifacts = ArtifactCache(config.cache_dir)
+        self.runners = {
+            p.name: PluginRunner(
+                p,
+                component_path=config.plugin_dir / f"{p.component_name}.wasm",
+                engine=self._engine,
+                artifacts=self.artifacts,
+                backend=backend,
+                bus=bus,
+                restart=config.restart,
+                clock=clock,
+            )
+            for p in config.plugins
+        }
+        self._tasks: list[asyncio.Task[None]] = []
+        self.abandoned_at_stop = 0
+
+    async def __aenter__(self) -> Supervisor:
+        self._ticker.__enter__()
+        self._tasks = [
+            asyncio.create_task(r.run(), name=f"plugin-{r.name}") for r in self.runners.values()
+        ]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # All at once, with no await in between, so no runner sees its interrupted call
+        # fail as a fault before it is cancelled.
+        threads = [t for r in self.runners.values() if (t := r.interrupt()) is not None]
+        self._ticker.expire_all()
+        for task in self._tasks:
+            task.cancel()
+        for task, outcome in zip(
+            self._tasks, await asyncio.gather(*self._tasks, return_exceptions=True), strict=True
+        ):
+            if isinstance(outcome, Exception):  # run() handles everything; say so if not
+                log.error("%s ended with an error", task.get_name(), exc_info=outcome)
+        stuck = await asyncio.to_thread(_wait_all, threads, STOP_WAIT_S)
+        self.abandoned_at_stop = len(stuck)
+        for thread in stuck:
+            log.warning("plugin %s: thread still in a host call at stop; abandoned", thread.plugin)
+        for runner in self.runners.values():
+            runner.stopped()
+        self._ticker.__exit__(None, None, None)
+
+
+def _wait_all(threads: list[InstanceThread], seconds: float) -> list[InstanceThread]:
+    """Wait until every thread has finished or `seconds` passed; the ones still running."""
+    until = time.monotonic() + seconds
+    for thread in threads:
+        thread.finished.wait(max(0.0, until - time.monotonic()))
+    return [t for t in threads if not t.finished.is_set()]
