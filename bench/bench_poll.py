@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import statistics
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,7 +56,8 @@ def make_poll_rig(host: Host, cache: ArtifactCache) -> PollRig:
     via_hal = drv.Bme680(lambda data, n: hal.i2c_transfer(BUS, ADDRESS, data, n), hal.sleep_ms)
     via_hal.begin()
     # Less work: straight at the device model, as tests/hal/sim/test_bme680.py does.
-    sim: Bme680Sim = host.backend.devices[(BUS, ADDRESS)]
+    sim = host.backend.bus(BUS).devices[ADDRESS]
+    assert isinstance(sim, Bme680Sim)
 
     def transfer(data: bytes, n: int) -> bytes:
         if data:
@@ -64,7 +66,7 @@ def make_poll_rig(host: Host, cache: ArtifactCache) -> PollRig:
 
     direct = drv.Bme680(transfer, host.backend.clock.sleep_ms)
     direct.begin()
-    bus = host.backend.buses[BUS]
+    bus = host.backend.bus(BUS)
     return PollRig(instance.poll, via_hal.measure, direct.measure, lambda: bus.transactions)
 
 
@@ -112,9 +114,9 @@ class CountingHal(PluginHal):
         with self._timed("i2c_transfer"):
             return super().i2c_transfer(bus, address, data, read_len)
 
-    def sleep_ms(self, ms: int) -> None:
+    def sleep_ms(self, ms: int, wake: threading.Event | None = None) -> None:
         with self._timed("sleep_ms"):
-            super().sleep_ms(ms)
+            super().sleep_ms(ms, wake)
 
     def now_ms(self) -> int:
         with self._timed("now_ms"):

@@ -19,8 +19,8 @@ from harvester.build.prepare import prepare_plugins
 from harvester.config import NodeConfig
 from harvester.hal.sim.backend import SimBackend
 from harvester.node.events import Event, EventBus, LogEvent, ReadingsEvent
-from harvester.runtime.artifacts import ArtifactCache
 from harvester.node.supervisor import Supervisor
+from harvester.runtime.artifacts import ArtifactCache
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_CACHE = ROOT / ".harvester" / "builds"

@@ -8,9 +8,14 @@ from harvester.config.model import (
     NodeConfig,
     PluginConfig,
     RestartPolicy,
+)
+from harvester.config.sim import (
     SimBme680,
     SimConfig,
+    SimDevice,
     SimDht22,
+    SimI2CDevice,
+    SimNoise,
 )
 
 __all__ = [
@@ -23,6 +28,9 @@ __all__ = [
     "RestartPolicy",
     "SimBme680",
     "SimConfig",
+    "SimDevice",
     "SimDht22",
+    "SimI2CDevice",
+    "SimNoise",
     "load_node_config",
 ]

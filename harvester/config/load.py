@@ -27,14 +27,36 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
-def validation_problems(exc: ValidationError) -> list[str]:
+def _without_tags(loc: tuple[int | str, ...], raw: object) -> tuple[int | str, ...]:
+    """The location as keys in the file: pydantic puts a tagged union's tag into it
+    (`sim.i2c.0.bme680.address`), so walk the input and drop a part that is not a key of
+    the table it indexes but one of that table's values (the tag, e.g. `device = "bme680"`).
+    """
+    keys: list[int | str] = []
+    node = raw
+    for part in loc:
+        if isinstance(node, dict) and part not in node and part in node.values():
+            continue
+        keys.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list | tuple) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(keys)
+
+
+def validation_problems(exc: ValidationError, raw: object = None) -> list[str]:
     """One line per problem: the dotted key (`plugins[0].limits.memory_mb`), what is wrong,
-    and the value given (omitted for whole tables)."""
+    and the value given (omitted for whole tables). With the `raw` input, tagged unions'
+    tags are left out of the key (see `_without_tags`)."""
     problems = []
     for err in exc.errors():
         value = err.get("input")
         shown = "" if isinstance(value, dict) else f" (got {value!r})"
-        problems.append(f"{_dotted(tuple(err['loc']))}: {err['msg']}{shown}")
+        loc = _without_tags(tuple(err["loc"]), raw)
+        problems.append(f"{_dotted(loc)}: {err['msg']}{shown}")
     return problems
 
 
@@ -48,19 +70,11 @@ def _with_node_section(raw: dict[str, Any]) -> dict[str, Any]:
 
 def _resolve_paths(config: NodeConfig, base: Path) -> NodeConfig:
     """Make relative paths relative to the config file, not to the working directory."""
-    sim = config.sim.model_copy(
-        update={
-            "i2c": tuple(
-                d.model_copy(update={"dump": (base / d.dump).resolve()}) if d.dump else d
-                for d in config.sim.i2c
-            )
-        }
-    )
     return config.model_copy(
         update={
             "plugin_dir": (base / config.plugin_dir).resolve(),
             "cache_dir": (base / config.cache_dir).resolve(),
-            "sim": sim,
+            "sim": config.sim.with_base(base),
         }
     )
 
@@ -78,9 +92,10 @@ def load_node_config(path: Path | str) -> NodeConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
     try:
-        config = NodeConfig.model_validate(_with_node_section(raw))
+        raw = _with_node_section(raw)
+        config = NodeConfig.model_validate(raw)
     except TypeError as exc:
         raise ConfigError(path, [str(exc)]) from exc
     except ValidationError as exc:
-        raise ConfigError(path, validation_problems(exc)) from exc
+        raise ConfigError(path, validation_problems(exc, raw)) from exc
     return _resolve_paths(config, path.parent.resolve())

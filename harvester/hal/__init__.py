@@ -1,16 +1,47 @@
-"""Hardware abstraction: one facade that checks grants, over a `sim` or `linux` backend."""
+"""Hardware abstraction: one facade that checks grants, over a `sim` or `linux` backend.
 
-from harvester.hal.backend import Backend, Dht22Reading, MemoryUsage
-from harvester.hal.errors import HalError, NotGranted
-from harvester.hal.facade import PluginHal
+A backend is a bundle of capabilities (capabilities.py); see docs/hal.md.
+"""
+
+from harvester.hal.backend import BACKEND_LINUX, BACKEND_SIM, Backend
+from harvester.hal.capabilities import (
+    I2C,
+    Capability,
+    Clock,
+    Dht22,
+    Dht22Reading,
+    Gpio,
+    MemoryUsage,
+    SystemInfo,
+)
+from harvester.hal.errors import (
+    BackendUnavailable,
+    HalError,
+    HalRequestError,
+    MissingCapability,
+    NotGranted,
+)
+from harvester.hal.facade import PluginHal, needed_capabilities
 from harvester.hal.factory import make_backend
 
 __all__ = [
+    "BACKEND_LINUX",
+    "BACKEND_SIM",
+    "I2C",
     "Backend",
+    "BackendUnavailable",
+    "Capability",
+    "Clock",
+    "Dht22",
     "Dht22Reading",
+    "Gpio",
     "HalError",
+    "HalRequestError",
     "MemoryUsage",
+    "MissingCapability",
     "NotGranted",
     "PluginHal",
+    "SystemInfo",
     "make_backend",
+    "needed_capabilities",
 ]

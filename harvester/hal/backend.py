@@ -1,46 +1,39 @@
-"""What a hardware backend provides. `sim` simulates devices; `linux` (later) drives real ones.
+"""A backend: the bundle of capabilities one node has. `sim` simulates devices; `linux`
+(later) drives real ones.
 
 Backends know nothing of plugins or grants: the facade (facade.py) checks those first.
-Every method raises a HalError subclass on failure and nothing else.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import NamedTuple, Protocol
+from dataclasses import dataclass
+from typing import Final
+
+from harvester.hal.capabilities import I2C, Capability, Clock, Dht22, Gpio, SystemInfo
+
+BACKEND_SIM: Final = "sim"
+BACKEND_LINUX: Final = "linux"
 
 
-class Dht22Reading(NamedTuple):
-    temperature_c: float
-    humidity_rh: float
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Backend:
+    """What one node's hardware can do. A capability left as None is hardware this node
+    does not have; every node has a clock."""
 
-
-class MemoryUsage(NamedTuple):
-    total_bytes: int
-    used_bytes: int
-
-
-class Backend(Protocol):
     name: str
+    clock: Clock
+    i2c: I2C | None = None
+    gpio: Gpio | None = None
+    dht22: Dht22 | None = None
+    system: SystemInfo | None = None
 
-    def i2c_transfer(self, bus: int, address: int, data: bytes, read_len: int) -> bytes:
-        """Write `data` (if any), then read `read_len` bytes (if any) with a repeated start."""
-        ...
-
-    def read_dht22(self, pin: int) -> Dht22Reading: ...
-
-    def read_pin(self, pin: int) -> bool: ...
-
-    def write_pin(self, pin: int, high: bool) -> None: ...
-
-    def memory_usage(self) -> MemoryUsage: ...
-
-    def cpu_usage_percent(self) -> float: ...
-
-    def uptime_s(self) -> int: ...
-
-    def cpu_temp_c(self) -> float: ...
-
-    def now_ms(self) -> int: ...
-
-    def sleep_ms(self, ms: int, wake: threading.Event | None = None) -> None: ...
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """The optional capabilities this backend has."""
+        present = {
+            Capability.I2C: self.i2c,
+            Capability.GPIO: self.gpio,
+            Capability.DHT22: self.dht22,
+            Capability.SYSTEM_INFO: self.system,
+        }
+        return frozenset(c for c, part in present.items() if part is not None)

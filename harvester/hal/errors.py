@@ -1,8 +1,13 @@
-"""Errors of the hardware layer, one class per case of the WIT `hal-error` variant."""
+"""Errors of the hardware layer. HalError is the root; most subclasses are one case of the
+WIT `hal-error` variant each. Backends raise nothing else: foreign errors (smbus2, OSError)
+are converted where they enter.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from harvester.hal.capabilities import Capability
 
 
 class NackSource(StrEnum):
@@ -70,3 +75,23 @@ class NotGranted(HalError):
 
 class HalRequestError(HalError):
     """The request itself is unacceptable (e.g. a read longer than the host allows)."""
+
+
+class MissingCapability(HalError):
+    """The node's backend has no such hardware at all (e.g. no I2C on this board).
+
+    WIT case `other`, with the message (`this node has no i2c`) as payload: the plugin was
+    granted the resource, so this is the node's configuration, not the plugin's fault.
+    """
+
+    def __init__(self, capability: Capability) -> None:
+        super().__init__(f"this node has no {capability.value}")
+        self.capability = capability
+
+
+class BackendUnavailable(HalError):
+    """The configured backend cannot run here, or cannot build what the config lists.
+
+    Raised while a node starts (by `make_backend` and the backends' constructors), never to
+    a plugin.
+    """

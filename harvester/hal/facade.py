@@ -1,18 +1,41 @@
 """One plugin's view of the hardware: every call checks the plugin's grant first.
 
 This is the only road from a plugin to a backend. A refused call raises NotGranted
-naming the resource and is reported through `on_refusal` (the plugin's log).
+naming the resource and is reported through `on_refusal` (the plugin's log). A granted
+call to hardware the node does not have raises MissingCapability naming the capability.
+Otherwise each method raises what the backend's capability raises (capabilities.py).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 from harvester.config import Grants
 from harvester.constants import I2C_MAX_READ, I2C_MAX_WRITE, SLEEP_MAX_MS
-from harvester.hal.backend import Backend, Dht22Reading, MemoryUsage
-from harvester.hal.errors import HalRequestError, NotGranted
+from harvester.hal.backend import Backend
+from harvester.hal.capabilities import Capability, Dht22Reading, MemoryUsage
+from harvester.hal.errors import HalRequestError, MissingCapability, NotGranted
+
+_Part = TypeVar("_Part")
+
+
+def _present(part: _Part | None, capability: Capability) -> _Part:
+    if part is None:
+        raise MissingCapability(capability)
+    return part
+
+
+def needed_capabilities(grants: Grants) -> frozenset[Capability]:
+    """The capabilities a plugin with these grants may use."""
+    wanted = {
+        Capability.I2C: bool(grants.i2c),
+        Capability.GPIO: bool(grants.gpio),
+        Capability.DHT22: bool(grants.dht22),
+        Capability.SYSTEM_INFO: grants.system_info,
+    }
+    return frozenset(c for c, granted in wanted.items() if granted)
 
 
 class PluginHal:
@@ -27,51 +50,66 @@ class PluginHal:
         self._grants = grants
         self._on_refusal = on_refusal
 
+    @property
+    def missing_capabilities(self) -> frozenset[Capability]:
+        """What the plugin is granted but the node does not have (a config mistake worth
+        reporting when the plugin starts; its calls there raise MissingCapability)."""
+        return needed_capabilities(self._grants) - self._backend.capabilities
+
     def _refuse(self, resource: str) -> NotGranted:
         self._on_refusal(resource)
         return NotGranted(resource)
 
     def i2c_transfer(self, bus: int, address: int, data: bytes, read_len: int) -> bytes:
+        """Raises NotGranted, MissingCapability, HalRequestError (a read or write over the
+        host's limit), or what I2C.transfer raises."""
         if not self._grants.allows_i2c(bus, address):
             raise self._refuse(f"i2c bus {bus} address {address:#04x}")
+        i2c = _present(self._backend.i2c, Capability.I2C)
         if read_len > I2C_MAX_READ:
             raise HalRequestError(f"read of {read_len} bytes exceeds the limit of {I2C_MAX_READ}")
         if len(data) > I2C_MAX_WRITE:
             raise HalRequestError(
                 f"write of {len(data)} bytes exceeds the limit of {I2C_MAX_WRITE}"
             )
-        return self._backend.i2c_transfer(bus, address, data, read_len)
+        return i2c.transfer(bus, address, data, read_len)
 
     def read_dht22(self, pin: int) -> Dht22Reading:
+        """Raises NotGranted, MissingCapability, or what Dht22.read raises."""
         if pin not in self._grants.dht22:
             raise self._refuse(f"dht22 on gpio {pin}")
-        return self._backend.read_dht22(pin)
+        return _present(self._backend.dht22, Capability.DHT22).read(pin)
 
     def read_pin(self, pin: int) -> bool:
+        """Raises NotGranted, MissingCapability, or what Gpio.read raises."""
         if pin not in self._grants.gpio:
             raise self._refuse(f"gpio {pin}")
-        return self._backend.read_pin(pin)
+        return _present(self._backend.gpio, Capability.GPIO).read(pin)
 
     def write_pin(self, pin: int, high: bool) -> None:
+        """Raises NotGranted, MissingCapability, or what Gpio.write raises."""
         if pin not in self._grants.gpio:
             raise self._refuse(f"gpio {pin}")
-        self._backend.write_pin(pin, high)
+        _present(self._backend.gpio, Capability.GPIO).write(pin, high)
 
-    # System info is read-only and node-wide: the world import is the grant.
+    # System info is read-only and node-wide: the world import is the grant. Each call
+    # raises MissingCapability on a node without it, or what SystemInfo raises.
     def memory_usage(self) -> MemoryUsage:
-        return self._backend.memory_usage()
+        return _present(self._backend.system, Capability.SYSTEM_INFO).memory_usage()
 
     def cpu_usage_percent(self) -> float:
-        return self._backend.cpu_usage_percent()
+        return _present(self._backend.system, Capability.SYSTEM_INFO).cpu_usage_percent()
 
     def uptime_s(self) -> int:
-        return self._backend.uptime_s()
+        return _present(self._backend.system, Capability.SYSTEM_INFO).uptime_s()
 
     def cpu_temp_c(self) -> float:
-        return self._backend.cpu_temp_c()
+        return _present(self._backend.system, Capability.SYSTEM_INFO).cpu_temp_c()
 
     def now_ms(self) -> int:
-        return self._backend.now_ms()
+        return self._backend.clock.now_ms()
 
     def sleep_ms(self, ms: int, wake: threading.Event | None = None) -> None:
-        self._backend.sleep_ms(min(ms, SLEEP_MAX_MS), wake)
+        """Sleep at most SLEEP_MAX_MS; return early once `wake` is set (see Clock.sleep_ms).
+        Raises HalRequestError for a negative `ms`."""
+        self._backend.clock.sleep_ms(min(ms, SLEEP_MAX_MS), wake)

@@ -1,21 +1,43 @@
-"""Choose the backend a node config asks for."""
+"""Choose the backend a node config asks for: the one place that maps a name to a backend."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Final
+
 from harvester.config import NodeConfig
-from harvester.hal.backend import Backend
+from harvester.hal.backend import BACKEND_LINUX, BACKEND_SIM, Backend
+from harvester.hal.errors import BackendUnavailable
 
 
-class BackendUnavailable(Exception):
-    """The configured backend cannot run here."""
+def _sim(config: NodeConfig) -> Backend:
+    from harvester.hal.sim.backend import SimBackend  # the simulators load only when used
+
+    return SimBackend(config.sim)
+
+
+def _linux(config: NodeConfig) -> Backend:
+    # The seam for a later issue: smbus2, gpiod, the IIO dht11 driver and psutil, each
+    # imported lazily by its capability so the host runs anywhere.
+    raise BackendUnavailable(
+        f"node {config.name!r}: backend {BACKEND_LINUX!r} is not implemented yet;"
+        f" use backend = {BACKEND_SIM!r}"
+    )
+
+
+BACKENDS: Final[Mapping[str, Callable[[NodeConfig], Backend]]] = {
+    BACKEND_SIM: _sim,
+    BACKEND_LINUX: _linux,
+}
 
 
 def make_backend(config: NodeConfig) -> Backend:
-    if config.backend == "sim":
-        from harvester.hal.sim.backend import SimBackend
+    """The backend `config.backend` names, built from the config.
 
-        return SimBackend(config.sim)
-    # The linux backend (smbus2, gpiod, IIO dht11, psutil) is the seam for a later issue.
-    raise BackendUnavailable(
-        f"node {config.name!r}: backend 'linux' is not implemented yet; use backend = 'sim'"
-    )
+    Raises BackendUnavailable when that backend cannot run here or cannot build what the
+    config lists.
+    """
+    build = BACKENDS.get(config.backend)
+    if build is None:  # the config's Literal and BACKENDS are kept equal by a test
+        raise BackendUnavailable(f"node {config.name!r}: unknown backend {config.backend!r}")
+    return build(config)

@@ -21,7 +21,8 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_the_example_config_loads_with_paths_relative_to_the_file() -> None:
     config = load_node_config(EXAMPLE)
     assert config.name == "pi4"
-    assert config.plugin_dir == EXAMPLE.parent.parent / "build" / "plugins"
+    # resolve(): build/ may be a symlink (it is in a git worktree sharing builds).
+    assert config.plugin_dir == (EXAMPLE.parent.parent / "build" / "plugins").resolve()
     bme680, dht22 = config.plugins
     assert bme680.grants.allows_i2c(1, 0x77)
     assert not bme680.grants.allows_i2c(1, 0x76)
@@ -79,3 +80,12 @@ def test_broken_toml_and_missing_file_are_config_errors(tmp_path: Path) -> None:
         load_node_config(write(tmp_path, "[node\n"))
     with pytest.raises(ConfigError, match="cannot read"):
         load_node_config(tmp_path / "absent.toml")
+
+
+def test_the_documented_example_loads(tmp_path: Path) -> None:
+    doc = (EXAMPLE.parents[1] / "docs" / "config.md").read_text()
+    body = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = load_node_config(write(tmp_path, body))
+    (bme680,) = config.sim.i2c
+    assert bme680.noise is not None and bme680.noise.gas_fraction == 0.01
+    assert bme680.dump == tmp_path.resolve() / "bme680.dump"

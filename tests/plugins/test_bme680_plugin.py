@@ -60,7 +60,7 @@ def test_a_real_chips_dump_gives_the_same_readings_sandboxed_and_native(instanti
     source = SimBackend(SimConfig(time_scale=0))
     chip = attach(source)
     chip.set_conditions(temperature_c=18.3, pressure_hpa=995.0, humidity_rh=61.0)
-    capture = Bme680(lambda d, n: source.i2c_transfer(1, 0x77, d, n), source.sleep_ms)
+    capture = Bme680(lambda d, n: source.i2c.transfer(1, 0x77, d, n), source.clock.sleep_ms)
     capture.begin()
     capture.measure()  # leaves a finished measurement in the field registers
     dump = format_i2cdump(chip.registers())
@@ -73,7 +73,7 @@ def test_a_real_chips_dump_gives_the_same_readings_sandboxed_and_native(instanti
 
     native = sim_backend()
     attach(native, Bme680Sim.from_dump(dump, native.clock))
-    driver = Bme680(lambda d, n: native.i2c_transfer(1, 0x77, d, n), native.sleep_ms)
+    driver = Bme680(lambda d, n: native.i2c.transfer(1, 0x77, d, n), native.clock.sleep_ms)
     driver.begin()
     want = driver.measure()
     assert got["temperature"] == pytest.approx(want.temperature_c, abs=1e-9)

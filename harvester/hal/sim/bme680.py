@@ -263,13 +263,13 @@ class Bme680Sim:
         else:
             stable = gas_wait != 0 and self._regs[REG_RES_HEAT_0 + profile] != 0
             fields = self._fields_from_truth(ctrl_meas, ctrl_hum, run_gas, stable)
-        self._conversion = _Conversion(self._clock.now_ms() + duration, fields, profile)
+        self._conversion = _Conversion(self._clock.elapsed_ms() + duration, fields, profile)
         busy = MEASURING | (GAS_MEASURING if run_gas else 0)
         self._regs[REG_MEAS_STATUS_0] = busy | profile  # new_data cleared
 
     def _update(self) -> None:
         conv = self._conversion
-        if conv is None or self._clock.now_ms() < conv.end_ms:
+        if conv is None or self._clock.elapsed_ms() < conv.end_ms:
             return
         self._regs[FIELD_START : FIELD_END + 1] = conv.fields
         self._regs[REG_MEAS_STATUS_0] = NEW_DATA | conv.gas_index

@@ -1,0 +1,17 @@
+"""Building blocks shared by every config schema: the frozen base model and checked types."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+I2CAddress = Annotated[int, Field(ge=0x03, le=0x77)]  # the 7-bit range that is not reserved
+I2CBus = Annotated[int, Field(ge=0, le=255)]  # /dev/i2c-N
+Pin = Annotated[int, Field(ge=0, le=53)]  # BCM numbering on the Pi's 54-pin controller
+
+
+class Frozen(BaseModel):
+    """A config object: unknown keys are errors, and nothing changes it after load."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")

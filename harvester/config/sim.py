@@ -1,0 +1,117 @@
+"""The `[sim]` section: which simulated devices the sim backend builds, and their truth.
+
+Each device type is one schema here. The sim backend (harvester.hal.sim) finds the
+simulator for a schema by its type, so a new device is a schema here (plus, for an I2C
+device, a member of `SimI2CDeviceConfig`) and a module in harvester/hal/sim/devices/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, field_validator
+
+from harvester.config.base import Frozen, I2CAddress, I2CBus, Pin
+
+BME680_DEFAULT_ADDRESS = 0x77  # SDO high; 0x76 with SDO low
+
+
+class SimDevice(Frozen):
+    """Base of every simulated device's schema."""
+
+    def with_base(self, base: Path) -> Self:
+        """This device with every relative path field made relative to `base`."""
+        update = {
+            name: (base / value).resolve()
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), Path)
+        }
+        return self.model_copy(update=update) if update else self
+
+
+class SimI2CDevice(SimDevice):
+    """A device on a simulated I2C bus. Subclasses override `address` with their default."""
+
+    bus: I2CBus = 1
+    address: I2CAddress
+
+
+class SimNoise(Frozen):
+    temperature_c: float = Field(default=0.02, ge=0, le=10)
+    pressure_hpa: float = Field(default=0.05, ge=0, le=50)
+    humidity_rh: float = Field(default=0.2, ge=0, le=20)
+    gas_fraction: float = Field(default=0.01, ge=0, le=1)
+
+
+class SimBme680(SimI2CDevice):
+    device: Literal["bme680"]
+    address: I2CAddress = BME680_DEFAULT_ADDRESS
+    temperature_c: float = Field(default=22.0, ge=-40, le=85)
+    pressure_hpa: float = Field(default=1013.25, ge=300, le=1100)
+    humidity_rh: float = Field(default=45.0, ge=0, le=100)
+    gas_ohm: float = Field(default=50_000.0, gt=0)
+    # An `i2cdump -y 1 0x77` capture or 256 hex bytes; see docs/bme680-sim.md.
+    dump: Path | None = None
+    # Gaussian noise around the truth, as a real chip shows (standard deviations).
+    noise: SimNoise | None = None
+
+
+# Every simulated I2C device, told apart by its `device` key. Add new ones to this union.
+SimI2CDeviceConfig = Annotated[SimBme680, Field(discriminator="device")]
+
+
+class SimDht22(SimDevice):
+    pin: Pin = 4
+    temperature_c: float = Field(default=21.0, ge=-40, le=80)
+    humidity_rh: float = Field(default=50.0, ge=0, le=100)
+    # Share of reads that fail, as the real sensor's do now and then.
+    failure_rate: float = Field(default=0.05, ge=0, le=1)
+
+
+class SimConfig(Frozen):
+    # 1.0 = device timing in real time; 0 = sleeps return at once (tests, benchmarks).
+    time_scale: float = Field(default=1.0, ge=0, le=100)
+    seed: int = 0
+    i2c: tuple[SimI2CDeviceConfig, ...] = ()
+    dht22: tuple[SimDht22, ...] = ()
+    cpu_temp_c: float = Field(default=48.0, ge=-40, le=125)
+
+    @field_validator("i2c")
+    @classmethod
+    def _unique_addresses(cls, devices: tuple[SimI2CDevice, ...]) -> tuple[SimI2CDevice, ...]:
+        seen: set[tuple[int, int]] = set()
+        for dev in devices:
+            key = (dev.bus, dev.address)
+            if key in seen:
+                raise ValueError(f"two devices on bus {dev.bus} at address {dev.address:#04x}")
+            seen.add(key)
+        return devices
+
+    @field_validator("dht22")
+    @classmethod
+    def _unique_pins(cls, sensors: tuple[SimDht22, ...]) -> tuple[SimDht22, ...]:
+        pins = [s.pin for s in sensors]
+        dupes = sorted({p for p in pins if pins.count(p) > 1})
+        if dupes:
+            raise ValueError(f"two dht22 sensors on gpio {', '.join(map(str, dupes))}")
+        return sensors
+
+    def devices(self) -> tuple[SimDevice, ...]:
+        """Every device listed, in field order: each tuple field's SimDevice items."""
+        return tuple(
+            item
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), tuple)
+            for item in value
+            if isinstance(item, SimDevice)
+        )
+
+    def with_base(self, base: Path) -> Self:
+        """This section with every device's relative paths made relative to `base`."""
+        update = {
+            name: tuple(d.with_base(base) if isinstance(d, SimDevice) else d for d in value)
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), tuple)
+        }
+        return self.model_copy(update=update)
