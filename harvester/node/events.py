@@ -83,6 +83,13 @@ class Subscription:
     async def get(self) -> Event:
         return await self._queue.get()
 
+    def get_nowait(self) -> Event:
+        """The next queued event; raises asyncio.QueueEmpty if there is none."""
+        return self._queue.get_nowait()
+
+    def empty(self) -> bool:
+        return self._queue.empty()
+
     def qsize(self) -> int:
         return self._queue.qsize()
 

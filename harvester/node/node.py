@@ -21,13 +21,12 @@ async def run_node(
     """Run every plugin of `config` until `stop` is set, then shut down in order."""
     bus = EventBus(config.name)
     backend = backend or make_backend(config)
+    deliver = on_event or (lambda event: None)
     async with bus.subscribe() as subscription:
 
         async def forward() -> None:
             while True:
-                event = await subscription.get()
-                if on_event:
-                    on_event(event)
+                deliver(await subscription.get())
 
         forwarder = asyncio.create_task(forward())
         try:
@@ -35,3 +34,5 @@ async def run_node(
                 await stop.wait()
         finally:
             forwarder.cancel()
+            while not subscription.empty():  # the last events of the stop itself
+                deliver(subscription.get_nowait())

@@ -26,6 +26,7 @@ from harvester.node.events import EventBus, PluginState, Reading, ReadingsEvent,
 from harvester.node.plugin_log import PluginLog
 from harvester.runtime.artifacts import ArtifactCache
 from harvester.runtime.errors import PluginFault, PluginLoadError, PluginReportedError
+from harvester.runtime.host_api import ENDS_AT_DEADLINE
 from harvester.runtime.loader import LoadedComponent, load_component
 from harvester.runtime.plugin import PluginInstance
 from harvester.runtime.sensor import Metric, PluginReading, SensorExport
@@ -99,8 +100,7 @@ class PluginRunner:
         self.live: LiveInstance | None = None
         self._metrics: dict[str, Metric] = {}
         self._polled_ok = False
-        limits = config.limits
-        self._call_timeout_s = (limits.call_timeout_ms + ABANDON_GRACE_MS) / 1000
+        self._deadline_s = config.limits.call_timeout_ms / 1000
 
     def _set_state(self, state: PluginState, reason: str = "") -> None:
         self.state = state
@@ -180,12 +180,22 @@ class PluginRunner:
         is not one of our errors.
         """
 
+        def blocked_in() -> str | None:
+            call = instance.deadline.host_call if instance is not None else None
+            return None if call in ENDS_AT_DEADLINE else call
+
         def give_up() -> None:
             if instance is not None:
                 instance.deadline.cancel()
 
         try:
-            return await thread.run(fn, timeout_s=self._call_timeout_s, on_abandon=give_up)
+            return await thread.run(
+                fn,
+                deadline_s=self._deadline_s,
+                grace_s=ABANDON_GRACE_MS / 1000,
+                blocked_in=blocked_in,
+                on_abandon=give_up,
+            )
         except (PluginFault, PluginLoadError, PluginReportedError):
             raise
         except Exception as exc:

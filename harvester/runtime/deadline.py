@@ -34,6 +34,9 @@ class CallDeadline:
         self._cancelled = False
         # Set to end every wait of this instance now: at its deadline or when abandoned.
         self.wake = threading.Event()
+        # The host call the guest is in, if it is in one of ours: a thread blocked there is
+        # out of the epoch's reach, so the watchdog need not give the epoch a chance.
+        self.host_call: str | None = None
 
     def begin(self) -> None:
         """A guest call starts now (a no-op on a cancelled instance: it stays expired)."""

@@ -6,6 +6,7 @@ import hashlib
 import json
 import platform
 import threading
+import time
 from importlib.metadata import version
 from types import TracebackType
 
@@ -59,8 +60,14 @@ class EpochTicker:
         self._thread = threading.Thread(target=self._run, name="epoch-ticker", daemon=True)
 
     def _run(self) -> None:
+        # The epoch follows the wall clock: a tick that comes late (a busy machine, the
+        # GIL) is caught up at once, so lateness never accumulates into later deadlines.
+        started, ticks = time.monotonic(), 0
         while not self._stop.wait(self._interval):
-            self._engine.increment_epoch()
+            due = int((time.monotonic() - started) / self._interval)
+            while ticks < due:
+                self._engine.increment_epoch()
+                ticks += 1
 
     def expire_all(self) -> None:
         """Put every deadline set so far in the past, so all wasm running on this engine is

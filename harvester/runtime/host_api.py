@@ -39,6 +39,9 @@ from harvester.runtime.wasi import add_wasi
 
 log = logging.getLogger("harvester.runtime")
 _LEVELS = frozenset(LogLevel)
+# Host calls that end by themselves at the call's deadline (and then trap): a guest in one
+# is not stuck, so the watchdog leaves it to them.
+ENDS_AT_DEADLINE = frozenset({f"{IFACE_CLOCK}#sleep-ms"})
 
 
 class GuestLog(Protocol):
@@ -98,25 +101,34 @@ class _Definer:
     def define(
         self, inst: LinkerInstance, iface: str, name: str, fn: Callable[..., Any], fallback: Any
     ) -> None:
+        """Define `iface#name` as `fn`. `fallback` is `_other` for functions that return a
+        result (errors become its error case), else the plain value to answer on failure."""
         qualified = f"{iface}#{name}"
         fastcall.add_func(inst, name, self._guarded(qualified, fn, fallback), qualified=qualified)
 
     def _guarded(self, qualified: str, fn: Callable[..., Any], fallback: Any) -> Any:
+        """`fallback` answers any exception (a value, or a function of the exception); a
+        HalError becomes the WIT hal-error only where the function returns a result."""
         deadline, guest_log = self._deadline, self._log
+        as_result = callable(fallback)
 
         @functools.wraps(fn)
         def guarded(store: wasmtime.Storelike, *args: Any) -> Any:
             deadline.check(qualified)  # traps: past its time, the guest gets nothing more
+            deadline.host_call = qualified
             try:
                 return fn(*args)
             except wasmtime.WasmtimeError:
                 raise  # a trap we meant (the deadline), not a host bug
             except HalError as exc:
-                return hal_error(exc)
+                # Only a missing capability can fail these; the node warned of it at start.
+                return hal_error(exc) if as_result else fallback
             except Exception as exc:  # a host bug must not become a trap in the guest
                 log.exception("host function %s failed", qualified)
                 guest_log.host_says(LogLevel.ERROR, f"host function {qualified} failed: {exc!r}")
-                return fallback(exc) if callable(fallback) else fallback
+                return fallback(exc) if as_result else fallback
+            finally:
+                deadline.host_call = None
 
         return guarded
 

@@ -48,30 +48,43 @@ class InstanceThread:
             self.finished.set()
 
     async def run(
-        self, fn: Callable[[], T], *, timeout_s: float, on_abandon: Callable[[], None]
+        self,
+        fn: Callable[[], T],
+        *,
+        deadline_s: float,
+        grace_s: float,
+        blocked_in: Callable[[], str | None],
+        on_abandon: Callable[[], None],
     ) -> T:
         """`fn()` in this thread; its result or exception.
 
-        If it has not returned after `timeout_s`, `on_abandon()` is called (it should
-        cancel the instance's deadline), the thread is left to finish alone, and
-        PluginTimeout is raised.
+        If it has not returned after `deadline_s`, it is abandoned: at once if
+        `blocked_in()` names a host call it is stuck in (the epoch cannot reach it
+        there), else after a further `grace_s` in which the epoch may still stop it. Then
+        `on_abandon()` runs (it should cancel the instance's deadline), the thread is left
+        to finish alone, and PluginTimeout is raised.
         """
         if self.abandoned:
             raise RuntimeError(f"plugin {self.plugin!r}: its thread was abandoned")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put((fn, loop, future))
-        try:
-            # On a timeout (or if the caller is cancelled) wait_for cancels `future`; a late
-            # outcome then finds it done and is dropped.
-            return await asyncio.wait_for(future, timeout_s)
-        except TimeoutError:
-            self.abandon(on_abandon)
-            raise PluginTimeout(
-                self.plugin,
-                f"blocked in a host call past its deadline; its thread was abandoned"
-                f" after {timeout_s * 1000:.0f} ms",
-            ) from None
+        # wait() does not cancel `future` on a timeout; we cancel it when we give up, and a
+        # late outcome then finds it done and is dropped.
+        done, _ = await asyncio.wait([future], timeout=deadline_s)
+        where = blocked_in()
+        if not done and where is None:
+            done, _ = await asyncio.wait([future], timeout=grace_s)
+            where = blocked_in()
+        if done:
+            return future.result()
+        future.cancel()
+        self.abandon(on_abandon)
+        place = f"in host call {where}" if where else "outside wasm (the epoch could not stop it)"
+        raise PluginTimeout(
+            self.plugin,
+            f"blocked {place} past its deadline; its thread was abandoned",
+        )
 
     def abandon(self, on_abandon: Callable[[], None]) -> None:
         """Stop serving: the current call (if any) finishes alone, no other runs."""

@@ -20,7 +20,7 @@ async def collect(bus: EventBus, action) -> list[LogEvent]:
 
 
 async def test_a_flood_is_cut_to_the_burst_and_the_drop_is_reported() -> None:
-    bus = EventBus()
+    bus = EventBus("n1")
     log = PluginLog("p", bus)
 
     def flood() -> None:
@@ -38,7 +38,7 @@ async def test_a_flood_is_cut_to_the_burst_and_the_drop_is_reported() -> None:
 
 
 async def test_long_lines_are_truncated_saying_how_long_they_were() -> None:
-    bus = EventBus()
+    bus = EventBus("n1")
     log = PluginLog("p", bus)
     (event,) = await collect(bus, lambda: log.plugin_said("warn", "x" * 50_000))
     assert event.message.startswith("x" * LOG_MAX_MESSAGE)
@@ -47,7 +47,7 @@ async def test_long_lines_are_truncated_saying_how_long_they_were() -> None:
 
 
 async def test_host_lines_are_never_rate_limited() -> None:
-    bus = EventBus()
+    bus = EventBus("n1")
     log = PluginLog("p", bus)
 
     def lots() -> None:
@@ -59,7 +59,7 @@ async def test_host_lines_are_never_rate_limited() -> None:
 
 
 async def test_events_published_from_worker_threads_arrive_in_order() -> None:
-    bus = EventBus()
+    bus = EventBus("n1")
     async with bus.subscribe() as queue:
         thread = threading.Thread(
             target=lambda: [bus.publish(LogEvent("p", "info", str(i), "plugin")) for i in range(50)]
@@ -72,13 +72,13 @@ async def test_events_published_from_worker_threads_arrive_in_order() -> None:
 
 def test_publishing_after_the_loop_closed_is_harmless() -> None:
     loop = asyncio.new_event_loop()
-    bus = EventBus(loop)
+    bus = EventBus("n1", loop=loop)
     loop.close()
     bus.publish(LogEvent("p", "info", "late line from a worker thread", "plugin"))
 
 
 async def test_host_lines_quoting_the_plugin_are_clipped_too() -> None:
-    bus = EventBus()
+    bus = EventBus("n1")
     log = PluginLog("p", bus)
     (event,) = await collect(bus, lambda: log.host_says("warn", "poll failed: " + "y" * 100_000))
     assert len(event.message) < LOG_MAX_MESSAGE + 50
@@ -86,7 +86,7 @@ async def test_host_lines_quoting_the_plugin_are_clipped_too() -> None:
 
 
 async def test_refusals_are_named_once_then_counted() -> None:
-    bus = EventBus()
+    bus = EventBus("n1")
     log = PluginLog("p", bus)
 
     def probe() -> None:
