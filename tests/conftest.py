@@ -19,6 +19,7 @@ from harvester.build.prepare import prepare_plugins
 from harvester.config import NodeConfig
 from harvester.hal.sim.backend import SimBackend
 from harvester.node.events import Event, EventBus, LogEvent, ReadingsEvent
+from harvester.node.runner import RunnerClock
 from harvester.node.supervisor import Supervisor
 from harvester.runtime.artifacts import ArtifactCache
 
@@ -72,6 +73,21 @@ BME680_PLUGIN: dict[str, Any] = {
 }
 
 
+class ManualClock:
+    """A runner clock that only moves when the runner sleeps: back-off and cadence become
+    exact figures, and a test runs as fast as the plugin calls allow."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+        await asyncio.sleep(0)  # let the rest of the node run
+
+
 class RunningNode:
     """A supervisor under test, with every event it published kept in order."""
 
@@ -80,6 +96,7 @@ class RunningNode:
         self.bus = bus
         self.backend = backend
         self.events: list[Event] = []
+        self.timed: list[tuple[float, Event]] = []  # with the runners' clock's time
         self.changed = asyncio.Event()
 
     async def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 60) -> Event:
@@ -103,17 +120,20 @@ class RunningNode:
 
 @asynccontextmanager
 async def running(
-    config: NodeConfig, backend: SimBackend | None = None
+    config: NodeConfig, backend: SimBackend | None = None, clock: RunnerClock | None = None
 ) -> AsyncIterator[RunningNode]:
     bus = EventBus(config.name)
     backend = backend or SimBackend(config.sim)
     async with bus.subscribe() as queue:
-        async with Supervisor(config, backend=backend, bus=bus) as supervisor:
+        async with Supervisor(config, backend=backend, bus=bus, clock=clock) as supervisor:
             node = RunningNode(supervisor, bus, backend)
+            now = clock.now if clock else asyncio.get_running_loop().time
 
             async def record() -> None:
                 while True:
-                    node.events.append(await queue.get())
+                    event = await queue.get()
+                    node.events.append(event)
+                    node.timed.append((now(), event))
                     node.changed.set()
 
             recorder = asyncio.create_task(record())

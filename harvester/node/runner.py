@@ -98,6 +98,9 @@ class PluginRunner:
         self._hal = PluginHal(backend, config.grants, on_refusal=self.log.refused)
         self._loaded: LoadedComponent | None = None
         self.live: LiveInstance | None = None
+        # Every instance thread in use (a starting one too; two during a swap), with its
+        # instance once made: what a stop must interrupt.
+        self._active: dict[InstanceThread, PluginInstance | None] = {}
         self._metrics: dict[str, Metric] = {}
         self._polled_ok = False
         self._deadline_s = config.limits.call_timeout_ms / 1000
@@ -143,6 +146,7 @@ class PluginRunner:
         instance and its thread are gone.
         """
         thread = InstanceThread(self.name)
+        self._active[thread] = None
 
         def make() -> tuple[PluginInstance, SensorExport]:
             made = PluginInstance(
@@ -162,14 +166,20 @@ class PluginRunner:
 
         try:
             instance, sensor = await self._in(thread, None, make)
+            self._active[thread] = instance
             live = LiveInstance(instance, thread, sensor)
             await self._in(thread, instance, lambda: sensor.init(dict(self.config.settings)))
             metrics = await self._in(thread, instance, sensor.describe)
         except BaseException:
-            thread.close()
+            self._retire(thread)
             raise
         self.instances_started += 1
         return live, metrics
+
+    def _retire(self, thread: InstanceThread) -> None:
+        """The thread's instance is done with: let the thread end (it is not waited for)."""
+        thread.close()
+        self._active.pop(thread, None)
 
     async def _in(
         self, thread: InstanceThread, instance: PluginInstance | None, fn: Callable[[], T]
@@ -241,7 +251,7 @@ class PluginRunner:
 
     def _drop_live(self) -> None:
         if self.live is not None:
-            self.live.thread.close()
+            self._retire(self.live.thread)
             self.live = None
 
     async def _after_fault(self, fault: PluginFault, backoff: float) -> bool:
@@ -308,17 +318,16 @@ class PluginRunner:
 
     # -- stopping -------------------------------------------------------------------------
 
-    def interrupt(self) -> InstanceThread | None:
-        """End what the live instance is doing now: its waits end, its host calls trap.
-
-        Returns its thread, for the caller to wait on (or not).
-        """
-        live = self.live
-        if live is None:
-            return None
-        live.instance.deadline.cancel()
-        live.thread.close()
-        return live.thread
+    def interrupt(self) -> list[InstanceThread]:
+        """End what this plugin's instances are doing now: their waits end, their host calls
+        trap, their threads end after the current call. Returns the threads, for the
+        caller to wait on (or not)."""
+        threads = list(self._active)
+        for thread, instance in self._active.items():
+            if instance is not None:
+                instance.deadline.cancel()
+            thread.close()
+        return threads
 
     def stopped(self) -> None:
         if self.state != "quarantined":

@@ -77,7 +77,7 @@ class Supervisor:
     ) -> None:
         # All at once, with no await in between, so no runner sees its interrupted call
         # fail as a fault before it is cancelled.
-        threads = [t for r in self.runners.values() if (t := r.interrupt()) is not None]
+        threads = [t for r in self.runners.values() for t in r.interrupt()]
         self._ticker.expire_all()
         for task in self._tasks:
             task.cancel()

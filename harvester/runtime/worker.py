@@ -71,14 +71,18 @@ class InstanceThread:
         self._jobs.put((fn, loop, future))
         # wait() does not cancel `future` on a timeout; we cancel it when we give up, and a
         # late outcome then finds it done and is dropped.
-        done, _ = await asyncio.wait([future], timeout=deadline_s)
-        where = blocked_in()
-        if not done and where is None:
-            done, _ = await asyncio.wait([future], timeout=grace_s)
+        try:
+            done, _ = await asyncio.wait([future], timeout=deadline_s)
             where = blocked_in()
+            if not done and where is None:
+                done, _ = await asyncio.wait([future], timeout=grace_s)
+                where = blocked_in()
+        except BaseException:  # the caller was cancelled (a stopping node): nobody wants it
+            _forget(future)
+            raise
         if done:
             return future.result()
-        future.cancel()
+        _forget(future)
         self.abandon(on_abandon)
         place = f"in host call {where}" if where else "outside wasm (the epoch could not stop it)"
         raise PluginTimeout(
@@ -95,6 +99,15 @@ class InstanceThread:
     def close(self) -> None:
         """Let the thread end after the call it is in, if any."""
         self._jobs.put(_STOP)
+
+
+def _forget(future: asyncio.Future[Any]) -> None:
+    """Nobody will read this call's outcome: cancel it, or read it if it is already in, so
+    asyncio does not report an exception that was never retrieved."""
+    if not future.done():
+        future.cancel()  # a late outcome then finds it done and is dropped
+    elif not future.cancelled():
+        future.exception()
 
 
 def _settle(

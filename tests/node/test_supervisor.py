@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
+import itertools
 import threading
 from pathlib import Path
 
 import pytest
 
 from harvester.node.events import LogEvent, ReadingsEvent, StateEvent
-from tests.conftest import BME680_PLUGIN, make_node, running
+from tests.conftest import BME680_PLUGIN, ManualClock, make_node, running
 
 pytestmark = pytest.mark.wasm
 
@@ -42,18 +42,60 @@ async def test_a_granted_interface_is_linked(plugin_dir: Path) -> None:
     assert values["uptime"] >= 0
 
 
+def starts(node, plugin: str = "p") -> list[float]:
+    """The manual clock's time at each start of `plugin`."""
+    return [t for t, e in node.timed if isinstance(e, StateEvent) and e.plugin == plugin
+            and e.state == "starting"]  # fmt: skip
+
+
 async def test_back_off_doubles_between_restarts(plugin_dir: Path) -> None:
-    restart = {"backoff_initial_s": 0.01, "backoff_max_s": 0.04, "max_faults": 5}
+    restart = {"backoff_initial_s": 1, "backoff_max_s": 4, "max_faults": 5}
     config = make_node(plugin_dir, [plugin("raises")], restart=restart)
-    async with running(config) as node:
+    async with running(config, clock=ManualClock()) as node:
         await node.wait_for(lambda e: isinstance(e, StateEvent) and e.state == "quarantined")
-    pauses = [
-        float(m.group(1))
-        for e in node.logs("p")
-        if (m := re.search(r"restarting in ([\d.]+) s", e.message))
-    ]
-    assert pauses == [0.01, 0.02, 0.04, 0.04]  # doubling, capped at backoff_max_s
+    # Each instance faults on its first poll, at once on this clock: the gaps between starts
+    # are the pauses, doubling and capped at backoff_max_s.
+    times = starts(node)
+    assert [b - a for a, b in itertools.pairwise(times)] == [1, 2, 4, 4]
     assert node.supervisor.runners["p"].instances_started == 5
+
+
+async def test_back_off_starts_over_after_a_good_poll(plugin_dir: Path) -> None:
+    restart = {"backoff_initial_s": 1, "backoff_max_s": 64, "max_faults": 5}
+    config = make_node(plugin_dir, [plugin("flaky", poll_interval_s=10)], restart=restart)
+    async with running(config, clock=ManualClock()) as node:
+        await node.wait_for(lambda e: isinstance(e, StateEvent) and e.state == "quarantined")
+    # Every instance polls once, waits its interval (10 s), then faults: always after a
+    # good poll, so every pause is the initial one, never doubled.
+    assert [b - a for a, b in itertools.pairwise(starts(node))] == [11, 11, 11, 11]
+    assert len(node.readings("p")) == 5
+
+
+async def test_faults_older_than_the_window_do_not_count(plugin_dir: Path) -> None:
+    # Pauses of 10 s and more, a window of 5 s: no two faults ever share the window.
+    restart = {"backoff_initial_s": 10, "backoff_max_s": 10, "max_faults": 2, "fault_window_s": 5}
+    config = make_node(plugin_dir, [plugin("raises")], restart=restart)
+    async with running(config, clock=ManualClock()) as node:
+        runner = node.supervisor.runners["p"]
+        await node.wait_for(lambda e: runner.instances_started >= 6)
+        assert runner.state != "quarantined"
+        assert len(runner.faults) == 1  # only the latest is still in the window
+
+
+async def test_a_plugin_refusing_its_settings_is_restarted_then_quarantined(
+    plugin_dir: Path,
+) -> None:
+    restart = {"backoff_initial_s": 1, "backoff_max_s": 1, "max_faults": 3}
+    # Granted 0x76, where no device answers: init fails on the bus.
+    bad = {**BME680_PLUGIN, "settings": {"address": "0x76"},
+           "grants": {"i2c": [{"bus": 1, "addresses": [0x76]}]}}  # fmt: skip
+    config = make_node(plugin_dir, [bad], restart=restart)
+    async with running(config, clock=ManualClock()) as node:
+        event = await node.wait_for(
+            lambda e: isinstance(e, StateEvent) and e.state == "quarantined"
+        )
+    assert event.reason.endswith("last: fault: init failed: hal: no-acknowledge: address")
+    assert node.supervisor.runners["bme680"].instances_started == 0  # none got past init
 
 
 async def test_stop_is_orderly_even_with_a_call_in_progress(plugin_dir: Path) -> None:

@@ -1,0 +1,1 @@
+"""A component of the plugin-base world: it imports log and clock and exports nothing."""
