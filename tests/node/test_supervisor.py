@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -129,3 +131,54 @@ async def test_a_first_start_says_it_is_precompiling(plugin_dir: Path, tmp_path:
     lines = [e.message for e in node.logs("bme680") if e.origin == "host"]
     assert lines == ["precompiling bme680.wasm (first start of this build)"]
     assert list(tmp_path.glob("*.cwasm"))
+
+
+async def test_a_component_exporting_nothing_drivable_is_refused(plugin_dir: Path) -> None:
+    config = make_node(plugin_dir, [{"name": "p", "component": "no-exports"}])
+    async with running(config) as node:
+        event = await node.wait_for(
+            lambda e: isinstance(e, StateEvent) and e.state == "quarantined"
+        )
+    assert event.reason == (
+        "exports none of harvester:plugin/sensor@1.0.0: nothing the host can drive"
+    )
+
+
+async def test_a_changed_component_is_loaded_at_the_next_start(
+    plugin_dir: Path, tmp_path: Path
+) -> None:
+    """The runner keys what it loaded by content: a rebuilt file is not served from memory."""
+    shutil.copyfile(plugin_dir / "raises.wasm", tmp_path / "p.wasm")
+    restart = {"backoff_initial_s": 0.5, "backoff_max_s": 0.5, "max_faults": 10}
+    config = make_node(tmp_path, [plugin("p")], restart=restart)
+    async with running(config) as node:
+        await node.wait_for(lambda e: isinstance(e, StateEvent) and e.state == "backoff")
+        # A new version arrives while the old one is in its back-off (renamed into place,
+        # as the build tool writes it).
+        shutil.copyfile(plugin_dir / "bme680.wasm", tmp_path / "p.wasm.tmp")
+        os.replace(tmp_path / "p.wasm.tmp", tmp_path / "p.wasm")
+        event = await node.wait_for(lambda e: isinstance(e, ReadingsEvent) and e.plugin == "p")
+    assert {r.metric for r in event.readings} >= {"temperature", "pressure"}
+
+
+async def test_a_second_instance_runs_beside_the_live_one(plugin_dir: Path) -> None:
+    """What hot reload builds on: a new instance started while the old one polls on."""
+    config = make_node(plugin_dir, [BME680_PLUGIN])
+    async with running(config) as node:
+        await node.wait_for(lambda e: isinstance(e, ReadingsEvent))
+        runner = node.supervisor.runners["bme680"]
+        first = runner.live
+        second, metrics = await runner.start(await runner.load())
+        try:
+            polls_before = len(node.readings("bme680"))
+            readings = await second.thread.run(
+                second.sensor.poll, deadline_s=2, grace_s=0.1,
+                blocked_in=lambda: None, on_abandon=lambda: None,
+            )  # fmt: skip
+            await node.wait_for(lambda e: len(node.readings("bme680")) >= polls_before + 2)
+        finally:
+            second.thread.close()
+        assert runner.live is first  # the live one was not touched
+    assert second.instance is not first.instance
+    assert [m.name for m in metrics] == ["temperature", "pressure", "humidity", "gas_resistance"]
+    assert {r.metric for r in readings} == {m.name for m in metrics}
