@@ -33,8 +33,9 @@ def prepare_plugins(
     def one(folder: Path) -> BuildResult:
         built = build_plugin(folder, out_dir=out_dir, cache_dir=build_cache)
         started = time.monotonic()
-        compiled = not artifacts.artifact_path(built.output).is_file()
-        artifacts.ensure(built.output, plugin=built.manifest.name)
+        said: list[str] = []  # the cache says when it really compiles (or rebuilds)
+        artifacts.ensure(built.output, plugin=built.manifest.name, report=said.append)
+        compiled = bool(said)
         build = "cached build" if built.cached else f"built in {built.seconds:.1f} s"
         artifact = (
             f"precompiled in {time.monotonic() - started:.1f} s" if compiled else "artifact cached"
