@@ -133,6 +133,25 @@ async def test_a_first_start_says_it_is_precompiling(plugin_dir: Path, tmp_path:
     assert list(tmp_path.glob("*.cwasm"))
 
 
+async def test_four_instances_of_one_component_compile_it_once(
+    plugin_dir: Path, tmp_path: Path
+) -> None:
+    """On a cold cache, plugins sharing a component wait for one compile (~420 MB each on a
+    Pi: four at once would be an out-of-memory kill)."""
+    names = ["a", "b", "c", "d"]
+    plugins = [{**BME680_PLUGIN, "name": n, "component": "bme680"} for n in names]
+    config = make_node(plugin_dir, plugins, cache_dir=tmp_path)  # no artifacts yet
+    async with running(config) as node:
+        for n in names:
+            await node.wait_for(
+                lambda e, n=n: isinstance(e, ReadingsEvent) and e.plugin == n, timeout=120
+            )
+    assert node.supervisor.artifacts.compiles == 1
+    said = [e.plugin for e in node.events if isinstance(e, LogEvent) and "precompiling" in e.message]
+    assert len(said) == 1
+    assert len(list(tmp_path.glob("*.cwasm"))) == 1
+
+
 async def test_a_component_exporting_nothing_drivable_is_refused(plugin_dir: Path) -> None:
     config = make_node(plugin_dir, [{"name": "p", "component": "no-exports"}])
     async with running(config) as node:
