@@ -216,6 +216,11 @@ class PluginRunner:
 
     async def run(self) -> None:
         """Run until cancelled, or until the plugin is quarantined."""
+        if missing := self._hal.missing_capabilities:
+            names = ", ".join(sorted(missing))
+            self.log.host_says(
+                LogLevel.WARN, f"granted {names}, which this node does not have: those calls fail"
+            )
         backoff = self._restart.backoff_initial_s
         while True:
             self._set_state("starting")
