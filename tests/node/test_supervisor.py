@@ -147,7 +147,7 @@ async def test_four_instances_of_one_component_compile_it_once(
                 lambda e, n=n: isinstance(e, ReadingsEvent) and e.plugin == n, timeout=120
             )
     assert node.supervisor.artifacts.compiles == 1
-    said = [e.plugin for e in node.events if isinstance(e, LogEvent) and "precompiling" in e.message]
+    said = [e for e in node.events if isinstance(e, LogEvent) and "precompiling" in e.message]
     assert len(said) == 1
     assert len(list(tmp_path.glob("*.cwasm"))) == 1
 
