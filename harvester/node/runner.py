@@ -165,11 +165,11 @@ class PluginRunner:
             return made, sensor
 
         try:
-            instance, sensor = await self._in(thread, None, make)
+            instance, sensor = await self.call(thread, None, make)
             self._active[thread] = instance
             live = LiveInstance(instance, thread, sensor)
-            await self._in(thread, instance, lambda: sensor.init(dict(self.config.settings)))
-            metrics = await self._in(thread, instance, sensor.describe)
+            await self.call(thread, instance, lambda: sensor.init(dict(self.config.settings)))
+            metrics = await self.call(thread, instance, sensor.describe)
         except BaseException:
             self._retire(thread)
             raise
@@ -181,7 +181,7 @@ class PluginRunner:
         thread.close()
         self._active.pop(thread, None)
 
-    async def _in(
+    async def call(
         self, thread: InstanceThread, instance: PluginInstance | None, fn: Callable[[], T]
     ) -> T:
         """`fn()` in the instance's thread, abandoned past the call's deadline + grace.
@@ -288,7 +288,7 @@ class PluginRunner:
         next_at = self._clock.now()
         while True:
             try:
-                readings = await self._in(live.thread, live.instance, live.sensor.poll)
+                readings = await self.call(live.thread, live.instance, live.sensor.poll)
             except PluginReportedError as exc:
                 self.log.host_says(LogLevel.WARN, f"poll failed: {exc.detail}")
             else:
