@@ -109,7 +109,7 @@ async def _measure(case: Case, plugin_dir: Path, runs: int) -> list[float]:
             device.armed = case.stuck_bus
             began: list[float] = []
 
-            def poll(sensor: Any = live.sensor) -> Any:
+            def poll(sensor: Any = live.sensor, began: list[float] = began) -> Any:
                 began.append(time.monotonic())
                 return sensor.poll()
 
