@@ -6,6 +6,7 @@
 #   ./harvester.sh <args> anything else goes to the `harvester` CLI
 set -euo pipefail
 cd "$(dirname "$0")"
+ROOT=$(pwd)
 VENV=.venv
 PY=${PYTHON:-python3}
 
@@ -38,8 +39,11 @@ cmd=${1:-demo}
 case "$cmd" in
   demo)
     setup
-    "$VENV/bin/harvester" plugin build
-    exec "$VENV/bin/harvester" run --config examples/sim-node.toml
+    # The CLI has no paths of its own beyond the user cache: name the repo's. The demo
+    # config reads its components from build/plugins (relative to examples/).
+    "$VENV/bin/harvester" plugin build "$ROOT/plugins" \
+      --out "$ROOT/build/plugins" --cache "$ROOT/.harvester/builds"
+    exec "$VENV/bin/harvester" run --config "$ROOT/examples/sim-node.toml"
     ;;
   test)
     setup

@@ -17,7 +17,8 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from harvester.build import BuildError, ManifestError, build_plugin, find_plugins
+from harvester.build import BuildError, build_plugin, componentize_py_version, plugin_folders
+from harvester.build.user_cache import default_build_cache, default_out_dir
 from harvester.config import ConfigError, NodeConfig, load_node_config
 from harvester.hal.factory import BackendUnavailable
 from harvester.node.events import Event, LogEvent, ReadingsEvent, StateEvent
@@ -26,8 +27,6 @@ from harvester.runtime.errors import PluginLoadError
 
 console = Console(stderr=True)
 out = Console(highlight=False, soft_wrap=True)  # one event, one line, even when piped
-DEFAULT_OUT = Path("build/plugins")
-DEFAULT_CACHE = Path(".harvester/builds")
 
 
 def _progress() -> Progress:
@@ -46,14 +45,16 @@ def _report(progress: Progress, line: str) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    dirs = [Path(d) for d in args.plugin_dirs] or find_plugins(Path("plugins"))
-    if not dirs:
-        console.print("[red]no plugin folders given and none found under plugins/")
-        return 2
+    """Build every plugin folder named; 1 if any failed. Raises BuildError (before building
+    anything) when componentize-py or the contract is missing."""
+    out_dir = (args.out or default_out_dir()).absolute()
+    cache_dir = (args.cache or default_build_cache()).absolute()
+    componentize_py_version()  # one clear line now, not one failure per plugin
+    dirs = plugin_folders([Path(d) for d in args.plugin_dirs])
     failed = 0
     with _progress() as progress, ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         tasks = {
-            pool.submit(build_plugin, d, out_dir=args.out, cache_dir=args.cache): (
+            pool.submit(build_plugin, d, out_dir=out_dir, cache_dir=cache_dir): (
                 d,
                 progress.add_task(f"building {d}", total=1),
             )
@@ -64,12 +65,18 @@ def cmd_build(args: argparse.Namespace) -> int:
             progress.remove_task(task)
             try:
                 result = future.result()
-            except (BuildError, ManifestError) as exc:
+            except BuildError as exc:
                 failed += 1
                 _report(progress, f"[red]failed[/] {escape(str(folder))}: {escape(str(exc))}")
                 continue
             how = "cached" if result.cached else f"built in {result.seconds:.1f} s"
             _report(progress, f"[green]{result.manifest.name}[/] → {result.output} ({how})")
+    built = len(dirs) - failed
+    console.print(
+        f"{built} of {len(dirs)} plugins in {escape(str(out_dir))}"
+        f" (build cache {escape(str(cache_dir))})",
+        soft_wrap=True,
+    )
     return 1 if failed else 0
 
 
@@ -149,12 +156,25 @@ def parser() -> argparse.ArgumentParser:
     plugin = sub.add_parser("plugin", help="plugin tools").add_subparsers(
         dest="plugin_command", required=True
     )
-    build = plugin.add_parser("build", help="build plugin folders into components")
-    build.add_argument(
-        "plugin_dirs", nargs="*", help="plugin folders (default: all under plugins/)"
+    build = plugin.add_parser(
+        "build",
+        help="build plugin folders into components",
+        description="Build plugin folders into components, cached by content hash. Unless"
+        " --out and --cache say otherwise, both go to the per-user cache:"
+        " $XDG_CACHE_HOME/harvester, else ~/.cache/harvester.",
     )
-    build.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the .wasm files go")
-    build.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="build cache folder")
+    build.add_argument(
+        "plugin_dirs",
+        nargs="+",
+        metavar="FOLDER",
+        help="a plugin folder (with a plugin.toml) or a folder of them, e.g. plugins",
+    )
+    build.add_argument(
+        "--out", type=Path, help="where the .wasm files go (default: <user cache>/plugins)"
+    )
+    build.add_argument(
+        "--cache", type=Path, help="build cache folder (default: <user cache>/builds)"
+    )
     build.set_defaults(func=cmd_build)
 
     pre = plugin.add_parser("precompile", help="compile a node's components into artifacts")
@@ -179,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BackendUnavailable as exc:
         console.print(f"[red]cannot run:[/] {escape(str(exc))}", soft_wrap=True)
+        return 2
+    except BuildError as exc:
+        console.print(f"[red]cannot build:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import signal
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ARTIFACTS
+from harvester.build import content_hash, find_plugins, load_manifest
+from harvester.build.user_cache import default_build_cache, default_out_dir, user_cache_dir
+from harvester.cli import parser
+from tests.conftest import ARTIFACTS, BUILD_CACHE, ROOT
 
 NODE = """
 [node]
@@ -28,9 +33,11 @@ grants = {{ i2c = [{{ bus = 1, addresses = [0x77] }}] }}
 """
 
 
-async def harvester(*args: str) -> asyncio.subprocess.Process:
+async def harvester(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "harvester", *args,
+        sys.executable, "-m", "harvester", *args, cwd=cwd, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
 
@@ -86,6 +93,50 @@ async def test_plugin_build_reports_each_plugin(plugin_dir: Path, tmp_path: Path
     assert "bme680 → " in text and "(cached)" in text
     assert f"{tmp_path / 'missing' / 'plugin.toml'}: cannot read" in " ".join(text.split())
     assert (tmp_path / "out" / "bme680.wasm").is_file()
+    assert f"1 of 2 plugins in {tmp_path / 'out'}" in " ".join(text.split())
+
+
+def test_plugin_build_has_no_default_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = parser().parse_args(["plugin", "build", "plugins"])
+    assert args.out is None and args.cache is None  # decided at run time, from the user cache
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_out_dir() == tmp_path / "xdg" / "harvester" / "plugins"
+    assert default_build_cache() == tmp_path / "xdg" / "harvester" / "builds"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # the XDG spec says: ignore it
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert user_cache_dir() == tmp_path / "home" / ".cache" / "harvester"
+    with pytest.raises(SystemExit):  # no folder given: no guessing at ./plugins
+        parser().parse_args(["plugin", "build"])
+
+
+@pytest.mark.wasm
+async def test_plugin_build_of_a_plugins_folder_goes_to_the_user_cache(
+    plugin_dir: Path, tmp_path: Path
+) -> None:
+    xdg = tmp_path / "xdg"
+    cache = xdg / "harvester" / "builds"
+    cache.mkdir(parents=True)
+    plugins = find_plugins(ROOT / "plugins")
+    for folder in plugins:  # what plugin_dir built, so this run copies instead of building
+        manifest = load_manifest(folder)
+        name = f"{manifest.name}-{content_hash(folder, manifest)[:32]}.wasm"
+        shutil.copy(BUILD_CACHE / name, cache / name)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "XDG_CACHE_HOME": str(xdg), "PYTHONPATH": str(ROOT)}
+    proc = await harvester("plugin", "build", str(ROOT / "plugins"), cwd=elsewhere, env=env)
+    async with asyncio.timeout(120):
+        _, err = await proc.communicate()
+    text = " ".join(err.decode().split())
+    assert proc.returncode == 0, text
+    assert text.count("(cached)") == len(plugins) >= 2
+    assert f"{len(plugins)} of {len(plugins)} plugins in {xdg / 'harvester' / 'plugins'}" in text
+    assert sorted(p.name for p in (xdg / "harvester" / "plugins").iterdir()) == sorted(
+        f"{load_manifest(folder).name}.wasm" for folder in plugins
+    )
+    assert list(elsewhere.iterdir()) == []
 
 
 async def test_an_unavailable_backend_exits_2_saying_why(tmp_path: Path) -> None:

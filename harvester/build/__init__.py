@@ -1,14 +1,24 @@
 """Building plugins into components."""
 
-from harvester.build.builder import BuildError, BuildResult, build_plugin, find_plugins
-from harvester.build.manifest import ManifestError, PluginManifest, load_manifest
+from harvester.build.builder import BuildResult, build_plugin, content_hash
+from harvester.build.componentize import componentize_py_version
+from harvester.build.contract import sdk_dir, wit_dir
+from harvester.build.errors import BuildError, ComponentizeError, ManifestError, ToolMissing
+from harvester.build.manifest import PluginManifest, find_plugins, load_manifest, plugin_folders
 
 __all__ = [
     "BuildError",
     "BuildResult",
+    "ComponentizeError",
     "ManifestError",
     "PluginManifest",
+    "ToolMissing",
     "build_plugin",
+    "componentize_py_version",
+    "content_hash",
     "find_plugins",
     "load_manifest",
+    "plugin_folders",
+    "sdk_dir",
+    "wit_dir",
 ]

@@ -1,8 +1,9 @@
 """Build plugins into WebAssembly components with componentize-py, cached by content hash.
 
 The hash covers everything that ends up in the component: the plugin's files, the SDK,
-the WIT contract, the world and module names and the componentize-py version. An
-unchanged plugin is copied from the cache in milliseconds instead of rebuilt (~12 s).
+the WIT contract and the plugin's own WIT folders, the world and module names and the
+componentize-py version. An unchanged plugin is copied from the cache in milliseconds
+instead of rebuilt (~12 s).
 """
 
 from __future__ import annotations
@@ -11,25 +12,17 @@ import filecmp
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 
+from harvester.build import contract
+from harvester.build.componentize import componentize, componentize_py_version
+from harvester.build.errors import BuildError, ManifestError
 from harvester.build.manifest import MANIFEST_NAME, PluginManifest, load_manifest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-WIT_DIR = REPO_ROOT / "wit"
-SDK_DIR = REPO_ROOT / "plugins" / "sdk"
-BUILD_TIMEOUT_S = 900
 _SKIP_DIRS = {"__pycache__", "build", ".pytest_cache"}
-
-
-class BuildError(Exception):
-    """componentize-py failed; the message names the plugin and carries its output."""
 
 
 @dataclass(frozen=True)
@@ -51,47 +44,84 @@ def _source_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     )
 
 
+def extra_wit_dirs(plugin_dir: Path, manifest: PluginManifest) -> list[Path]:
+    """The plugin's own WIT folders (manifest `wit`), in order.
+
+    Raises ManifestError naming the manifest and the folder when one is not a folder.
+    """
+    folders = [plugin_dir / name for name in manifest.wit]
+    for name, folder in zip(manifest.wit, folders, strict=True):
+        if not folder.is_dir():
+            raise ManifestError(plugin_dir / MANIFEST_NAME, f"wit: {name!r} is not a folder")
+    return folders
+
+
 def content_hash(
-    plugin_dir: Path, manifest: PluginManifest, *, wit_dir: Path, sdk_dir: Path
+    plugin_dir: Path,
+    manifest: PluginManifest,
+    *,
+    wit_dir: Path | None = None,
+    sdk_dir: Path | None = None,
 ) -> str:
-    digest = hashlib.sha256()
-    digest.update(f"componentize-py {version('componentize-py')}\n".encode())
-    digest.update(f"world {manifest.world} module {manifest.module}\n".encode())
-    for label, folder, suffixes in (
+    """A digest of everything that goes into the plugin's component.
+
+    `wit_dir` and `sdk_dir` default to the installed contract. Raises ToolMissing without
+    componentize-py, ManifestError for a missing `wit` folder, BuildError without the
+    contract.
+    """
+    inputs = [
         ("plugin", plugin_dir, (".py", ".toml")),
-        ("sdk", sdk_dir, (".py",)),
-        ("wit", wit_dir, (".wit",)),
-    ):
+        ("sdk", sdk_dir or contract.sdk_dir(), (".py",)),
+        ("wit", wit_dir or contract.wit_dir(), (".wit",)),
+    ]
+    inputs += [
+        (f"plugin-wit/{name}", folder, (".wit",))
+        for name, folder in zip(manifest.wit, extra_wit_dirs(plugin_dir, manifest), strict=True)
+    ]
+    digest = hashlib.sha256()
+    digest.update(f"componentize-py {componentize_py_version()}\n".encode())
+    digest.update(f"world {manifest.world} module {manifest.module}\n".encode())
+    if manifest.wit:  # only then, so plugins without extra WIT keep their cached builds
+        digest.update(f"extra wit {list(manifest.wit)}\n".encode())
+    for label, folder, suffixes in inputs:
         for path in _source_files(folder, suffixes):
             digest.update(f"{label}/{path.relative_to(folder).as_posix()}\n".encode())
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
-def _componentize(
-    plugin_dir: Path, manifest: PluginManifest, out: Path, *, wit_dir: Path, sdk_dir: Path
+def _build_into_cache(
+    plugin_dir: Path, manifest: PluginManifest, cached_file: Path, *, wit: Path, sdk: Path
 ) -> None:
-    cmd = [
-        sys.executable,
-        "-c",
-        "import sys, componentize_py; sys.argv[0] = 'componentize-py'; componentize_py.script()",
-        "-d", str(wit_dir),
-        "-w", manifest.world,
-        "componentize",
-        "-p", str(plugin_dir),
-        "-p", str(sdk_dir),
-        manifest.module,
-        "-o", str(out),
-    ]  # fmt: skip
+    """Run componentize-py on staged copies of the plugin and the SDK (the guest writes
+    bytecode into its Python path, which may be a read-only install), then move the
+    component into the cache under its final name, so a failed build leaves nothing.
+
+    Raises BuildError when the sources cannot be copied, and what `componentize` raises.
+    """
+    cached_file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cached_file.parent, suffix=".wasm.tmp")
+    os.close(fd)
+    skip = shutil.ignore_patterns(*_SKIP_DIRS)
     try:
-        done = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BuildError(f"{manifest.name}: componentize-py timed out") from exc
-    if done.returncode != 0:
-        output = (done.stderr or done.stdout).strip()
-        raise BuildError(f"{manifest.name}: componentize-py failed:\n{output}")
+        with tempfile.TemporaryDirectory(prefix="harvester-build-") as staging:
+            try:
+                plugin_copy = shutil.copytree(plugin_dir, Path(staging) / "plugin", ignore=skip)
+                sdk_copy = shutil.copytree(sdk, Path(staging) / "sdk", ignore=skip)
+            except OSError as exc:
+                raise BuildError(f"{manifest.name}: cannot stage its sources: {exc}") from exc
+            componentize(
+                plugin=manifest.name,
+                # The contract first: a plugin's own world may include the contract's.
+                wit_dirs=[wit, *extra_wit_dirs(plugin_dir, manifest)],
+                world=manifest.world,
+                python_path=[plugin_copy, sdk_copy],
+                module=manifest.module,
+                out=Path(tmp),
+            )
+        os.replace(tmp, cached_file)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def build_plugin(
@@ -99,27 +129,25 @@ def build_plugin(
     *,
     out_dir: Path,
     cache_dir: Path,
-    wit_dir: Path = WIT_DIR,
-    sdk_dir: Path = SDK_DIR,
+    wit_dir: Path | None = None,
+    sdk_dir: Path | None = None,
 ) -> BuildResult:
-    """Build (or fetch from the cache) `plugin_dir` into `out_dir/<name>.wasm`.
+    """Build (or fetch from `cache_dir`) `plugin_dir` into `out_dir/<name>.wasm`.
 
-    Raises ManifestError for a bad plugin.toml and BuildError if componentize-py fails.
+    `wit_dir` and `sdk_dir` default to the contract installed with harvester. Raises
+    ManifestError for a bad plugin.toml, ToolMissing without componentize-py,
+    ComponentizeError if componentize-py fails, and BuildError (the root of all three)
+    without the contract.
     """
     started = time.monotonic()
     manifest = load_manifest(plugin_dir)
-    digest = content_hash(plugin_dir, manifest, wit_dir=wit_dir, sdk_dir=sdk_dir)
+    wit = wit_dir or contract.wit_dir()
+    sdk = sdk_dir or contract.sdk_dir()
+    digest = content_hash(plugin_dir, manifest, wit_dir=wit, sdk_dir=sdk)
     cached_file = cache_dir / f"{manifest.name}-{digest[:32]}.wasm"
     cached = cached_file.is_file()
     if not cached:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".wasm.tmp")
-        os.close(fd)
-        try:
-            _componentize(plugin_dir, manifest, Path(tmp), wit_dir=wit_dir, sdk_dir=sdk_dir)
-            os.replace(tmp, cached_file)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        _build_into_cache(plugin_dir, manifest, cached_file, wit=wit, sdk=sdk)
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{manifest.name}.wasm"
     # Leave an identical output alone: a node watching the folder sees no change. Otherwise
@@ -129,8 +157,3 @@ def build_plugin(
         shutil.copyfile(cached_file, tmp_out)
         os.replace(tmp_out, output)
     return BuildResult(manifest, output, digest, cached, time.monotonic() - started)
-
-
-def find_plugins(root: Path) -> list[Path]:
-    """Plugin folders under `root` (those with a plugin.toml), sorted."""
-    return sorted(p.parent for p in root.glob(f"*/{MANIFEST_NAME}"))

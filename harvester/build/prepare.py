@@ -26,8 +26,8 @@ def prepare_plugins(
 ) -> list[BuildResult]:
     """Build and precompile `folders`, `workers` at a time, reporting one line per plugin.
 
-    Raises BuildError or ManifestError for a plugin that does not build, and
-    PluginLoadError for one that does not precompile.
+    Raises BuildError (ManifestError, ToolMissing and ComponentizeError among them) for a
+    plugin that does not build, and PluginLoadError for one that does not precompile.
     """
 
     def one(folder: Path) -> BuildResult:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from harvester.build import ManifestError, build_plugin, load_manifest
-from harvester.build.builder import SDK_DIR, WIT_DIR, content_hash
+import harvester.build.componentize as componentize_module
+from harvester.build import (
+    BuildError,
+    ManifestError,
+    build_plugin,
+    content_hash,
+    load_manifest,
+    sdk_dir,
+    wit_dir,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BME680 = ROOT / "plugins" / "bme680"
@@ -17,10 +26,25 @@ BME680 = ROOT / "plugins" / "bme680"
 @pytest.fixture
 def tree(tmp_path: Path) -> tuple[Path, Path, Path]:
     """Copies of a plugin, the WIT and the SDK that a test may change."""
-    plugin = shutil.copytree(BME680, tmp_path / "bme680", ignore=shutil.ignore_patterns("__pycache__"))
-    wit = shutil.copytree(WIT_DIR, tmp_path / "wit")
-    sdk = shutil.copytree(SDK_DIR, tmp_path / "sdk", ignore=shutil.ignore_patterns("__pycache__"))
+    no_bytecode = shutil.ignore_patterns("__pycache__")
+    plugin = shutil.copytree(BME680, tmp_path / "bme680", ignore=no_bytecode)
+    wit = shutil.copytree(wit_dir(), tmp_path / "wit")
+    sdk = shutil.copytree(sdk_dir(), tmp_path / "sdk", ignore=no_bytecode)
     return plugin, wit, sdk
+
+
+def append(path: Path, text: str) -> None:
+    path.write_text(path.read_text() + text)
+
+
+def replace(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text().replace(old, new))
+
+
+def build_in(tmp_path: Path, tree: tuple[Path, Path, Path]):
+    plugin, wit, sdk = tree
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    return build_plugin(plugin, out_dir=out, cache_dir=cache, wit_dir=wit, sdk_dir=sdk)
 
 
 def digest(tree: tuple[Path, Path, Path]) -> str:
@@ -38,13 +62,11 @@ def test_hash_is_stable_and_ignores_bytecode_caches(tree) -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        lambda plugin, wit, sdk: (plugin / "app.py").write_text((plugin / "app.py").read_text() + "\n# x\n"),
+        lambda plugin, wit, sdk: append(plugin / "app.py", "\n# x\n"),
         lambda plugin, wit, sdk: (plugin / "extra.py").write_text("X = 1\n"),
-        lambda plugin, wit, sdk: (wit / "i2c.wit").write_text((wit / "i2c.wit").read_text() + "\n"),
+        lambda plugin, wit, sdk: append(wit / "i2c.wit", "\n"),
         lambda plugin, wit, sdk: (sdk / "harvester_sdk" / "log.py").write_text("# changed\n"),
-        lambda plugin, wit, sdk: (plugin / "plugin.toml").write_text(
-            (plugin / "plugin.toml").read_text().replace('world = "bme680-plugin"', 'world = "dht22-plugin"')
-        ),
+        lambda plugin, wit, sdk: replace(plugin / "plugin.toml", "bme680-plugin", "dht22-plugin"),
     ],
     ids=["plugin-source", "new-file", "wit", "sdk", "world"],
 )
@@ -65,21 +87,10 @@ def test_an_unchanged_plugin_comes_from_the_cache(plugin_dir: Path, tmp_path: Pa
 
 @pytest.mark.wasm
 def test_a_componentize_failure_names_the_plugin(tree, tmp_path: Path) -> None:
-    from harvester.build import BuildError
-
-    plugin, wit, sdk = tree
-    (plugin / "app.py").write_text("from wit_world import exports\n")  # no Sensor class
-    with pytest.raises(BuildError, match="^bme680: componentize-py failed"):
-        build_plugin(plugin, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", wit_dir=wit, sdk_dir=sdk)
+    (tree[0] / "app.py").write_text("from wit_world import exports\n")  # no Sensor class
+    with pytest.raises(BuildError, match=r"^bme680: componentize-py failed"):
+        build_in(tmp_path, tree)
     assert not list((tmp_path / "cache").glob("*.wasm")), "a failed build must leave no cache entry"
-
-
-def test_a_bad_manifest_names_file_and_key(tmp_path: Path) -> None:
-    (tmp_path / "plugin.toml").write_text('name = "Bad Name"\nworld = "bme680-plugin"\n')
-    with pytest.raises(ManifestError) as err:
-        load_manifest(tmp_path)
-    assert str(tmp_path / "plugin.toml") in str(err.value)
-    assert "name" in str(err.value) and "'Bad Name'" in str(err.value)
 
 
 @pytest.mark.wasm
@@ -89,3 +100,52 @@ def test_an_identical_output_is_left_untouched(plugin_dir: Path, tmp_path: Path)
     stamp = first.stat().st_mtime_ns
     again = build_plugin(BME680, out_dir=tmp_path, cache_dir=cache).output
     assert again.stat().st_mtime_ns == stamp
+
+
+def with_extra_wit(plugin: Path) -> Path:
+    """Give the plugin copy its own WIT folder, named in its manifest."""
+    (plugin / "wit").mkdir()
+    (plugin / "wit" / "extra.wit").write_text("package test:extra;\n\nworld probe {}\n")
+    manifest = plugin / "plugin.toml"
+    manifest.write_text(
+        manifest.read_text().replace('world = "bme680-plugin"', 'world = "test:extra/probe"')
+        + 'wit = ["wit"]\n'
+    )
+    return plugin / "wit"
+
+
+def test_extra_wit_folders_are_part_of_the_hash(tree) -> None:
+    plain = digest(tree)
+    extra = with_extra_wit(tree[0])
+    with_wit = digest(tree)
+    assert with_wit != plain
+    (extra / "extra.wit").write_text("package test:extra;\n\nworld probe { }\n")
+    assert digest(tree) != with_wit  # the folder's content counts, not just its name
+
+
+def test_a_missing_extra_wit_folder_is_a_manifest_error(tree) -> None:
+    plugin = tree[0]
+    with_extra_wit(plugin)
+    shutil.rmtree(plugin / "wit")
+    with pytest.raises(ManifestError, match=r"plugin\.toml: wit: 'wit' is not a folder"):
+        digest(tree)
+
+
+def test_extra_wit_folders_follow_the_contract_on_the_command_line(
+    tree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugin, wit, _ = tree
+    extra = with_extra_wit(plugin)
+    seen: list[list[str]] = []
+
+    def componentize_py(cmd: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        seen.append(cmd)
+        return subprocess.CompletedProcess(cmd, 1, "", "stopped here by the test")
+
+    monkeypatch.setattr(componentize_module.subprocess, "run", componentize_py)
+    with pytest.raises(BuildError, match="stopped here by the test"):
+        build_in(tmp_path, tree)
+    [cmd] = seen
+    wit_args = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "-d"]
+    assert wit_args == [str(wit), str(extra)]  # the contract first: the plugin's world includes it
+    assert cmd[cmd.index("-w") + 1] == "test:extra/probe"
