@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from wasmtime import WasmtimeError
-from wasmtime.component import Linker, LinkerInstance, ResourceType
+from wasmtime.component import Linker, LinkerInstance, ResourceAny, ResourceType
 
 from harvester.runtime import fastcall
 
@@ -79,8 +79,15 @@ def _refuse(refused: Refused, what: str, answer: Any) -> Callable[..., Any]:
 
 
 def _define(inst: LinkerInstance, iface: str, name: str, fn: Callable[..., Any]) -> None:
-    # Host functions get the store first; these answers do not need it.
-    fastcall.add_func(inst, name, lambda _store, *args: fn(*args), qualified=f"{iface}#{name}")
+    def serve(store: Any, *args: Any) -> Any:
+        # A borrowed handle passed to the host must be released before it returns (wasmtime
+        # traps "borrow handles still remain at the end of the call" otherwise).
+        for arg in args:
+            if isinstance(arg, ResourceAny) and not arg.owned:
+                arg.drop(store)
+        return fn(*args)
+
+    fastcall.add_func(inst, name, serve, qualified=f"{iface}#{name}")
 
 
 def _monotonic_clock(inst: LinkerInstance, iface: str, refused: Refused) -> None:
