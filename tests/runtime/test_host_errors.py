@@ -59,7 +59,7 @@ async def run_with(plugin_dir: Path, device: Misbehaving):
 async def test_a_value_the_wit_type_cannot_carry_is_a_fault_naming_the_function(
     plugin_dir: Path,
 ) -> None:
-    node, event = await run_with(plugin_dir, Misbehaving(lambda n: "not bytes"))
+    _, event = await run_with(plugin_dir, Misbehaving(lambda n: "not bytes"))
     assert "host function harvester:plugin/i2c@1.0.0#transfer failed" in event.reason
     assert "expected bytes" in event.reason
 
