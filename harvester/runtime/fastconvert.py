@@ -24,32 +24,146 @@ never drops a call's result, which leaks the top-level box (32 bytes per `poll`)
 such husks first (`drop_husk`), exactly as wasmtime drops a host function's arguments
 after wasmtime-py's generic lifting consumed them.
 
-Private wasmtime-py API relied on (pinned wasmtime==50.0.1): `wasmtime._ffi` (C bindings),
-`VariantLikeType._tagged`
-and the `convert_to_c`/`convert_from_c`/`add_classes` of the types it falls back to.
+Private wasmtime-py API relied on: `wasmtime._ffi` (C bindings and struct layouts),
+`VariantLikeType._tagged`, and the `convert_to_c`/`convert_from_c`/`add_classes` of the
+types it falls back to (all in `PRIVATE_API`). They are checked at import (`check_wasmtime`):
+`PROBLEM` says why these converters must not be used with the wasmtime found, and
+`harvester.runtime.fastcall` then uses wasmtime-py's own conversion instead. Nothing here
+uses `assert`: every check raises `ConversionError`, and holds under `python -O`.
 """
 
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Iterable
 from ctypes import byref
+from importlib import import_module, metadata
+from pathlib import Path
 from typing import Any
 
+import wasmtime
 from wasmtime import Storelike
 from wasmtime import _ffi as ffi
 from wasmtime import component as wc
-from wasmtime.component._types import VariantLikeType
 
-Val = ffi.wasmtime_component_val_t
-BOOL, LIST, RECORD = (k.value for k in (ffi.WASMTIME_COMPONENT_BOOL, ffi.WASMTIME_COMPONENT_LIST,
-                                        ffi.WASMTIME_COMPONENT_RECORD))  # fmt: skip
-VARIANT, OPTION, RESULT, STRING, ENUM = (k.value for k in (
-    ffi.WASMTIME_COMPONENT_VARIANT, ffi.WASMTIME_COMPONENT_OPTION, ffi.WASMTIME_COMPONENT_RESULT,
-    ffi.WASMTIME_COMPONENT_STRING, ffi.WASMTIME_COMPONENT_ENUM))  # fmt: skip
-# list<u8> is an array of whole vals (kind byte, then the union); read/write it in one go.
-_VAL_SIZE = ctypes.sizeof(Val)
-_U8_AT = Val.of.offset + ffi.wasmtime_component_valunion.u8.offset  # type: ignore[attr-defined]
-_U8_KIND = bytes([ffi.WASMTIME_COMPONENT_U8.value])
+# The wasmtime-py release these converters were written and tested against. Its private C
+# bindings and value protocol may change in any release, so no other version is trusted.
+WRITTEN_FOR = "50.0.1"
+
+# The val kinds the converters write and check (WASMTIME_COMPONENT_<kind> in the bindings).
+_KINDS = ("BOOL", "S8", "U8", "S16", "U16", "S32", "U32", "S64", "U64", "F32", "F64",
+          "STRING", "ENUM", "LIST", "RECORD", "VARIANT", "OPTION", "RESULT")  # fmt: skip
+
+# Everything private this module touches, as dotted paths from an importable module.
+PRIVATE_API: tuple[str, ...] = (
+    "wasmtime._ffi.wasmtime_component_val_t",
+    "wasmtime._ffi.wasmtime_component_valunion",
+    "wasmtime._ffi.wasmtime_component_vallist_t",
+    "wasmtime._ffi.wasmtime_component_valrecord_t",
+    "wasmtime._ffi.wasmtime_component_valrecord_entry_t",
+    *(f"wasmtime._ffi.WASMTIME_COMPONENT_{kind}" for kind in _KINDS),
+    "wasmtime._ffi.wasm_byte_vec_new_uninitialized",
+    "wasmtime._ffi.wasm_byte_vec_delete",
+    "wasmtime._ffi.wasmtime_component_val_new",
+    "wasmtime._ffi.wasmtime_component_val_delete",
+    "wasmtime._ffi.wasmtime_component_vallist_new_uninit",
+    "wasmtime._ffi.wasmtime_component_vallist_delete",
+    "wasmtime._ffi.wasmtime_component_valrecord_new_uninit",
+    "wasmtime._ffi.wasmtime_component_valrecord_delete",
+    "wasmtime.component._types.VariantLikeType._tagged",
+    "wasmtime.component._types.ValType.add_classes",
+    "wasmtime.component._types.ValType.convert_to_c",
+    "wasmtime.component._types.ValType.convert_from_c",
+)
+
+# (sizeof val, offset of its payload union, sizeof a record entry) in 50.0.1 on 64-bit
+# hosts: what `_Bytes` computes its block layout from and what the converters index.
+_LAYOUT = (32, 8, 48)
+
+
+class ConversionError(TypeError, ValueError):
+    """A value does not fit its WIT type, or a val from wasmtime is not what its type says.
+
+    Both a TypeError and a ValueError: wasmtime-py raises one or the other for the same
+    faults, so code written against either keeps working.
+    """
+
+
+def _resolve(dotted: str) -> Any:
+    """The object at `dotted` (a module path, then attributes). Raises ImportError or
+    AttributeError when it is not there."""
+    parts = dotted.split(".")
+    for split in range(len(parts) - 1, 0, -1):  # the longest importable prefix
+        try:
+            obj = import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attr in parts[split:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(f"no module in {dotted!r}")
+
+
+def check_wasmtime(
+    names: Iterable[str] = PRIVATE_API, *, installed: str | None = None
+) -> str | None:
+    """Why the fast converters must not run with the wasmtime in use, or None if they may.
+
+    Checks the installed wasmtime distribution is exactly `WRITTEN_FOR` (`installed`
+    overrides what its metadata says, for tests), that `wasmtime._ffi` loads the native
+    library shipped inside that package (a distribution may point it at its own
+    libwasmtime, whose structs need not match these bindings), that the struct layout is
+    the one the converters index, and that every name in `names` exists. Never raises.
+    """
+    if installed is None:
+        try:
+            installed = metadata.version("wasmtime")
+        except metadata.PackageNotFoundError:
+            return "the wasmtime distribution has no metadata, so its version is unknown"
+    if installed != WRITTEN_FOR:
+        return f"wasmtime {installed} is installed; the fast path is written for {WRITTEN_FOR}"
+    package = Path(wasmtime.__file__).resolve().parent
+    library = getattr(getattr(ffi, "dll", None), "_name", None)
+    if not isinstance(library, str) or not Path(library).resolve().is_relative_to(package):
+        return f"wasmtime-py loads its native library from {library!r}, not from {package}"
+    missing = []
+    for name in names:
+        try:
+            _resolve(name)
+        except (ImportError, AttributeError):
+            missing.append(name)
+    if missing:
+        return "wasmtime-py lacks private API the fast path uses: " + ", ".join(missing)
+    val = ffi.wasmtime_component_val_t
+    entry = ffi.wasmtime_component_valrecord_entry_t
+    layout = (ctypes.sizeof(val), val.of.offset, ctypes.sizeof(entry))
+    if layout != _LAYOUT:
+        return f"wasmtime-py's component value layout is {layout}, expected {_LAYOUT}"
+    return None
+
+
+PROBLEM: str | None = check_wasmtime()
+
+# Read from the bindings only once they passed the check above; placeholders otherwise
+# (nothing below is called then: fastcall uses wasmtime-py's own conversion).
+Val: Any = None
+BOOL = LIST = RECORD = VARIANT = OPTION = RESULT = STRING = ENUM = -1
+_VAL_SIZE = _U8_AT = 0
+_U8_KIND = b""
+if PROBLEM is None:
+    Val = ffi.wasmtime_component_val_t
+    BOOL, LIST, RECORD, VARIANT, OPTION, RESULT, STRING, ENUM = (
+        getattr(ffi, f"WASMTIME_COMPONENT_{kind}").value
+        for kind in ("BOOL", "LIST", "RECORD", "VARIANT", "OPTION", "RESULT", "STRING", "ENUM")
+    )
+    # list<u8> is an array of whole vals (kind byte, then the union); read/write it in one go.
+    _VAL_SIZE = ctypes.sizeof(Val)
+    _U8_AT = Val.of.offset + ffi.wasmtime_component_valunion.u8.offset  # type: ignore[attr-defined]
+    _U8_KIND = bytes([ffi.WASMTIME_COMPONENT_U8.value])
+
+
+def _wrong_kind(found: int, wanted: int) -> ConversionError:
+    return ConversionError(f"wasmtime gave a val of kind {found} where kind {wanted} was due")
 
 
 def _new_vec(vec: Any, data: bytes) -> None:
@@ -90,14 +204,23 @@ class Converter:
     boxed = False
 
     def put(self, store: Storelike, value: Any, dst: Any) -> None:
-        """Lower `value` into the val `dst`. On error `dst` owns nothing new."""
+        """Lower `value` into the val `dst`. On error `dst` owns nothing new.
+
+        Raises ConversionError if `value` does not fit the type.
+        """
         raise NotImplementedError
 
     def lift(self, src: Any) -> Any:
-        """Lift (and consume) the val `src`."""
+        """Lift (and consume) the val `src`.
+
+        Raises ConversionError if `src` is not a val of this type (a kind, field name,
+        field count or case wasmtime should never have produced); `src` is then left for
+        its owner to drop, possibly half consumed but never owning anything twice.
+        """
         raise NotImplementedError
 
     def lower(self, store: Storelike, value: Any, ptr: ctypes._Pointer[Any]) -> None:
+        """`put` through a pointer, as wasmtime-py's `convert_to_c` takes it."""
         self.put(store, value, ptr.contents)
 
 
@@ -107,32 +230,36 @@ class _Scalar(Converter):
 
     def put(self, store: Storelike, value: Any, dst: Any) -> None:
         if not isinstance(value, self.accept):
-            raise TypeError(self.what)
+            raise ConversionError(f"{self.what}, got {type(value).__name__}")
         dst.kind = self.kind
         setattr(dst.of, self.field, value)
 
     def lift(self, src: Any) -> Any:
-        assert src.kind == self.kind
+        if src.kind != self.kind:
+            raise _wrong_kind(src.kind, self.kind)
         return getattr(src.of, self.field)  # ctypes already gives bool/int/float
 
 
-def _scalar(kind: Any, field: str, accept: type, name: str) -> _Scalar:
-    return _Scalar(kind, field, accept, f"expected {accept.__name__} for {name} type")
+def _scalars() -> dict[type, Converter]:
+    """One converter per scalar type (wasmtime-py's own messages, with what was found)."""
+    table = [
+        (wc.Bool, "BOOL", "boolean", bool), (wc.S8, "S8", "s8", int), (wc.U8, "U8", "u8", int),
+        (wc.S16, "S16", "s16", int), (wc.U16, "U16", "u16", int), (wc.S32, "S32", "s32", int),
+        (wc.U32, "U32", "u32", int), (wc.S64, "S64", "s64", int), (wc.U64, "U64", "u64", int),
+        (wc.F32, "F32", "f32", float), (wc.F64, "F64", "f64", float),
+    ]  # fmt: skip
+    return {
+        ty: _Scalar(
+            getattr(ffi, f"WASMTIME_COMPONENT_{kind}"),
+            field,
+            accept,
+            f"expected {accept.__name__} for {ty.__name__} type",
+        )
+        for ty, kind, field, accept in table
+    }
 
 
-_SCALARS: dict[type, Converter] = {
-    wc.Bool: _scalar(ffi.WASMTIME_COMPONENT_BOOL, "boolean", bool, "Bool"),
-    wc.S8: _scalar(ffi.WASMTIME_COMPONENT_S8, "s8", int, "S8"),
-    wc.U8: _scalar(ffi.WASMTIME_COMPONENT_U8, "u8", int, "U8"),
-    wc.S16: _scalar(ffi.WASMTIME_COMPONENT_S16, "s16", int, "S16"),
-    wc.U16: _scalar(ffi.WASMTIME_COMPONENT_U16, "u16", int, "U16"),
-    wc.S32: _scalar(ffi.WASMTIME_COMPONENT_S32, "s32", int, "S32"),
-    wc.U32: _scalar(ffi.WASMTIME_COMPONENT_U32, "u32", int, "U32"),
-    wc.S64: _scalar(ffi.WASMTIME_COMPONENT_S64, "s64", int, "S64"),
-    wc.U64: _scalar(ffi.WASMTIME_COMPONENT_U64, "u64", int, "U64"),
-    wc.F32: _scalar(ffi.WASMTIME_COMPONENT_F32, "f32", float, "F32"),
-    wc.F64: _scalar(ffi.WASMTIME_COMPONENT_F64, "f64", float, "F64"),
-}
+_SCALARS: dict[type, Converter] = _scalars() if PROBLEM is None else {}
 
 
 class _Text(Converter):
@@ -144,24 +271,35 @@ class _Text(Converter):
 
     def put(self, store: Storelike, value: Any, dst: Any) -> None:
         if not isinstance(value, str):
-            raise TypeError(self.what)
-        data = value.encode("utf-8")  # may raise: before anything is allocated
+            raise ConversionError(f"{self.what}, got {type(value).__name__}")
+        try:
+            data = value.encode("utf-8")  # before anything is allocated
+        except UnicodeEncodeError as exc:  # a lone surrogate
+            raise ConversionError(f"string is not valid UTF-8: {exc}") from exc
         dst.kind = self.kind
         _new_vec(getattr(dst.of, self.field), data)
 
     def lift(self, src: Any) -> Any:
-        assert src.kind == self.kind
+        if src.kind != self.kind:
+            raise _wrong_kind(src.kind, self.kind)
         raw = _take_vec(getattr(src.of, self.field))
         name = self.names.get(raw)
         return raw.decode("utf-8") if name is None else name
+
+
+# What list<u8> accepts. wasmtime-py takes only `bytes`; a backend handing back the
+# bytearray it read into is legitimate, and the values are copied into C memory anyway.
+BYTES_LIKE = (bytes, bytearray, memoryview)
 
 
 class _Bytes(Converter):
     """list<u8> <-> bytes, written and read as one block instead of val by val."""
 
     def put(self, store: Storelike, value: Any, dst: Any) -> None:
-        if not isinstance(value, bytes):
-            raise TypeError("expected bytes value")
+        if isinstance(value, memoryview):
+            value = value.tobytes()  # any shape or format: its bytes, in order
+        elif not isinstance(value, bytes | bytearray):
+            raise ConversionError(f"expected bytes value, got {type(value).__name__}")
         n = len(value)
         raw = ffi.wasmtime_component_vallist_t()
         ffi.wasmtime_component_vallist_new_uninit(raw, n)  # C-allocated, uninitialised vals
@@ -174,13 +312,15 @@ class _Bytes(Converter):
         dst.of.list = raw  # ownership of the array passes to dst's owner
 
     def lift(self, src: Any) -> Any:
-        assert src.kind == LIST
+        if src.kind != LIST:
+            raise _wrong_kind(src.kind, LIST)
         vec = src.of.list
         try:
             if not vec.size:
                 return b""
             block = ctypes.string_at(vec.data, vec.size * _VAL_SIZE)
-            assert block[0::_VAL_SIZE].count(_U8_KIND) == vec.size
+            if block[0::_VAL_SIZE].count(_U8_KIND) != vec.size:
+                raise ConversionError("wasmtime gave a list<u8> holding vals other than u8")
             return block[_U8_AT::_VAL_SIZE]
         finally:
             # u8 vals own nothing, so unlike other lists no per-element blanking is needed.
@@ -194,7 +334,7 @@ class _List(Converter):
 
     def put(self, store: Storelike, value: Any, dst: Any) -> None:
         if not isinstance(value, list):
-            raise TypeError("expected list value")
+            raise ConversionError(f"expected list value, got {type(value).__name__}")
         n, put = len(value), self.element.put
         raw = ffi.wasmtime_component_vallist_t()
         ffi.wasmtime_component_vallist_new_uninit(raw, n)
@@ -212,7 +352,8 @@ class _List(Converter):
         dst.of.list = raw
 
     def lift(self, src: Any) -> Any:
-        assert src.kind == LIST
+        if src.kind != LIST:
+            raise _wrong_kind(src.kind, LIST)
         vec = src.of.list
         lift, boxed, data = self.element.lift, self.element.boxed, vec.data
         try:
@@ -232,14 +373,22 @@ class _Record(Converter):
         self.fields = [(name, name.encode(), conv) for name, conv in fields]
 
     def put(self, store: Storelike, value: Any, dst: Any) -> None:
+        # Read every field first: a missing one fails before anything is allocated.
+        try:
+            values = [getattr(value, name) for name, _, _ in self.fields]
+        except AttributeError as exc:
+            raise ConversionError(
+                f"expected a Record with fields {[f[0] for f in self.fields]},"
+                f" got {type(value).__name__} ({exc})"
+            ) from None
         n = len(self.fields)
         raw = ffi.wasmtime_component_valrecord_t()
         ffi.wasmtime_component_valrecord_new_uninit(raw, n)
         data, i = raw.data, 0
         try:
-            for name, name_bytes, conv in self.fields:
+            for (_, name_bytes, conv), field in zip(self.fields, values, strict=True):
                 entry = data[i]
-                conv.put(store, getattr(value, name), entry.val)
+                conv.put(store, field, entry.val)
                 _new_vec(entry.name, name_bytes)
                 i += 1
         except BaseException:
@@ -255,15 +404,22 @@ class _Record(Converter):
         dst.of.record = raw
 
     def lift(self, src: Any) -> Any:
-        assert src.kind == RECORD
+        if src.kind != RECORD:
+            raise _wrong_kind(src.kind, RECORD)
         vec = src.of.record
         data = vec.data
         try:
+            if vec.size != len(self.fields):
+                raise ConversionError(
+                    f"wasmtime gave a record of {vec.size} fields, not {len(self.fields)}"
+                )
             rec = wc.Record()
             attrs = rec.__dict__  # what setattr(rec, "dashed-name", ...) writes to
-            for i, (name, name_bytes, conv) in zip(range(vec.size), self.fields, strict=False):
+            for i, (name, name_bytes, conv) in enumerate(self.fields):
                 entry = data[i]
-                assert ctypes.string_at(entry.name.data, entry.name.size) == name_bytes
+                found = ctypes.string_at(entry.name.data, entry.name.size)
+                if found != name_bytes:
+                    raise ConversionError(f"wasmtime gave record field {found!r} for {name!r}")
                 attrs[name] = conv.lift(entry.val)
                 if conv.boxed:
                     drop_husk(entry.val)
@@ -281,6 +437,8 @@ class _Case:
         classes: set[type] = set()
         if ty is not None:
             ty.add_classes(classes)
+        if bytes in classes:  # list<u8> takes any bytes-like value (see _Bytes)
+            classes.update(BYTES_LIKE)
         self.classes = tuple(classes)  # what an untagged value of this case may be
 
 
@@ -289,7 +447,12 @@ class _VariantLike(Converter):
 
     boxed = True
 
-    def __init__(self, ty: VariantLikeType, kind: int, cases: list[tuple[str, Any]]) -> None:
+    def __init__(
+        self,
+        ty: wc.VariantType | wc.OptionType | wc.ResultType,
+        kind: int,
+        cases: list[tuple[str, Any]],
+    ) -> None:
         self.kind, self.tagged = kind, ty._tagged()
         self.cases = [_Case(name, case_ty) for name, case_ty in cases]
         self.by_name = {c.name: c for c in self.cases}
@@ -298,15 +461,18 @@ class _VariantLike(Converter):
     def _choose(self, value: Any) -> tuple[_Case, Any]:
         if self.tagged:
             if not isinstance(value, wc.Variant):
-                raise TypeError("expected Variant type")
+                raise ConversionError(f"expected Variant type, got {type(value).__name__}")
             case = self.by_name.get(value.tag)
             if case is not None:
                 return case, value.payload
-        else:  # first case whose Python classes fit, as wasmtime-py tries them
-            for case in self.cases:
-                if (value is None) if case.conv is None else isinstance(value, case.classes):
-                    return case, value
-        raise ValueError("value not valid for this variant")
+            raise ConversionError(f"variant has no case {value.tag!r}")
+        for case in self.cases:  # first case whose Python classes fit, as wasmtime-py tries
+            if (value is None) if case.conv is None else isinstance(value, case.classes):
+                return case, value
+        raise ConversionError(
+            f"value not valid for this variant: {type(value).__name__} fits none of"
+            f" {[c.name for c in self.cases]}"
+        )
 
     def put(self, store: Storelike, value: Any, dst: Any) -> None:
         case, payload = self._choose(value)
@@ -326,7 +492,8 @@ class _VariantLike(Converter):
             dst.of.result.val = box
 
     def lift(self, src: Any) -> Any:
-        assert src.kind == self.kind
+        if src.kind != self.kind:
+            raise _wrong_kind(src.kind, self.kind)
         if self.kind == VARIANT:
             case = self.by_bytes.get(_take_vec(src.of.variant.discriminant))
             box = src.of.variant.val
@@ -337,9 +504,11 @@ class _VariantLike(Converter):
             case = self.by_name["ok" if src.of.result.is_ok else "err"]
             box = src.of.result.val
         if case is None:
-            raise ValueError("tag not found in variant cases")
+            raise ConversionError("wasmtime gave a variant case this type does not have")
         if case.conv is None:
             return wc.Variant(case.name) if self.tagged else None
+        if not box:
+            raise ConversionError(f"wasmtime gave case {case.name!r} without its payload")
         inner = box.contents
         payload = case.conv.lift(inner)
         if case.conv.boxed:
@@ -356,14 +525,23 @@ class _Generic(Converter):
         self.ty = ty
 
     def put(self, store: Storelike, value: Any, dst: Any) -> None:
-        self.ty.convert_to_c(store, value, ctypes.pointer(dst))
+        try:
+            self.ty.convert_to_c(store, value, ctypes.pointer(dst))
+        except (TypeError, ValueError, AttributeError) as exc:  # what its checks raise
+            raise ConversionError(f"{type(exc).__name__}: {exc}") from exc
 
     def lift(self, src: Any) -> Any:
         return self.ty.convert_from_c(src)
 
 
 def compile_type(ty: wc.ValType) -> Converter:
-    """A converter for `ty`, with everything about the type read once, now."""
+    """A converter for `ty`, with everything about the type read once, now.
+
+    Raises ConversionError if the wasmtime in use failed `check_wasmtime` (see `PROBLEM`):
+    these converters would write structs whose layout is not known to match.
+    """
+    if PROBLEM is not None:
+        raise ConversionError(f"fast converters are disabled: {PROBLEM}")
     if type(ty) in _SCALARS:
         return _SCALARS[type(ty)]
     if isinstance(ty, wc.String):
