@@ -154,7 +154,7 @@ def build_linker(
 
     def sleep_ms(ms: int) -> None:
         # Never past the call's deadline, and cut short when the instance is given up.
-        hal.sleep_ms(min(ms, int(deadline.remaining_ms())), wake=deadline.wake)
+        hal.sleep_ms(int(min(ms, deadline.remaining_ms())), wake=deadline.wake)
         deadline.check(f"{IFACE_CLOCK}#sleep-ms")
 
     def log_line(level: str, message: str) -> None:

@@ -725,7 +725,7 @@ def test_fastfunc_polls_like_func(instantiate) -> None:
     sim.set_conditions(temperature_c=18.0, pressure_hpa=990.0, humidity_rh=40.0)
     plugin: PluginInstance = instantiate("bme680", backend)
     plugin.init({})
-    store, instance = plugin._store, plugin._instance
+    store, instance = plugin.instance._store, plugin.instance._instance
     iface = instance.get_export_index(store, IFACE_SENSOR)
     func = instance.get_func(store, instance.get_export_index(store, "poll", iface))
     assert func is not None

@@ -61,7 +61,7 @@ async def test_a_value_the_wit_type_cannot_carry_is_a_fault_naming_the_function(
 ) -> None:
     _, event = await run_with(plugin_dir, Misbehaving(lambda n: "not bytes"))
     assert "host function harvester:plugin/i2c@1.0.0#transfer failed" in event.reason
-    assert "expected bytes" in event.reason
+    assert "ConversionError: returned str 'not bytes'" in event.reason
 
 
 async def test_a_backend_exception_is_an_error_result_and_a_log_line(plugin_dir: Path) -> None:
