@@ -63,9 +63,12 @@ class Profile:
     poll_warmup: int = 50
     polls: int = 2000
     extra_instances: int = 8
+    soak_polls: int = 50_000
 
 
-QUICK = Profile(starts=10, compiles=1, poll_warmup=20, polls=300, extra_instances=4)
+QUICK = Profile(
+    starts=10, compiles=1, poll_warmup=20, polls=300, extra_instances=4, soak_polls=10_000
+)
 
 
 @dataclass

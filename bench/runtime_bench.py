@@ -1,6 +1,6 @@
-"""Harvester runtime benchmark: plugin start, cold compile, poll cost and memory per plugin.
+"""Harvester runtime benchmark: plugin start, cold compile, poll cost, memory, memory growth.
 
-    python bench/runtime_bench.py [--quick] [--json PATH]
+    python bench/runtime_bench.py [--quick] [--json PATH] [--soak-polls N]
 
 Builds the plugins it needs (cached by content hash), precompiles them, then measures and
 prints every figure with its target and PASS/MISS. It always exits 0 once it has measured:
@@ -33,10 +33,12 @@ from bench_common import (
 )
 from bench_memory import bench_memory, child_main
 from bench_poll import bench_poll
+from bench_soak import bench_soak
 from bench_start import bench_compile, bench_start
 from rich.table import Table
 
 from harvester.hal.sim.backend import SimBackend
+from harvester.runtime import fastcall
 from harvester.runtime.engine import EpochTicker, make_engine
 
 # --- summary --------------------------------------------------------------------------------
@@ -74,6 +76,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write figures as JSON")
+    parser.add_argument(
+        "--soak-polls",
+        type=int,
+        metavar="N",
+        help="calls per path in the soak section (default 50,000; 10,000 with --quick; 0 skips)",
+    )
     # Hidden: the memory figures are measured in fresh children running this script.
     parser.add_argument("--child", choices=("distinct", "instances"), help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
@@ -95,6 +103,7 @@ def main(argv: list[str]) -> int:
             " run with PYTHONPATH=. to benchmark this checkout[/]"
         )
     profile = QUICK if args.quick else Profile()
+    console.print(f"component calls: {fastcall.REASON}")
     prepare()
     load_before = machine_load()
     results = Results()
@@ -105,6 +114,9 @@ def main(argv: list[str]) -> int:
         bench_compile(profile, results)
         bench_poll(host, profile, results)
     bench_memory(profile, results)
+    soak_polls = profile.soak_polls if args.soak_polls is None else args.soak_polls
+    if soak_polls > 0:
+        bench_soak(profile, results, soak_polls)
     print_summary(results)
     seconds = time.perf_counter() - started
     load_after = machine_load()

@@ -18,11 +18,12 @@ payload)` for tagged variants, plain values for untagged ones, enums as `str`, `
   (which leaves an empty vector behind, so a later drop of the enclosing val is harmless)
   and turns consumed elements into `bool false` so nothing is dropped twice.
 
-One deliberate difference: wasmtime-py overwrites a consumed nested value with `bool false`
-without dropping it, which leaks its payload box if it was a variant/option/result, and
-never drops a call's result, which leaks the top-level box (32 bytes per `poll`). We drop
-such husks first (`drop_husk`), exactly as wasmtime drops a host function's arguments
-after wasmtime-py's generic lifting consumed them.
+Two deliberate differences. wasmtime-py overwrites a consumed nested value with `bool
+false` without dropping it, which leaks its payload box if it was a variant/option/result,
+and never drops a call's result, which leaks the top-level box (32 bytes per `poll`). We
+drop such husks first (`drop_husk`), exactly as wasmtime drops a host function's arguments
+after wasmtime-py's generic lifting consumed them. And `list<u8>` also takes `bytearray`
+and `memoryview` (wasmtime-py: `bytes` only); it is always lifted as `bytes`.
 
 Private wasmtime-py API relied on: `wasmtime._ffi` (C bindings and struct layouts),
 `VariantLikeType._tagged`, and the `convert_to_c`/`convert_from_c`/`add_classes` of the
