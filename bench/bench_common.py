@@ -24,8 +24,8 @@ from harvester.hal.sim.backend import SimBackend
 from harvester.node.events import EventBus
 from harvester.node.plugin_log import PluginLog
 from harvester.runtime.artifacts import ArtifactCache
-from harvester.runtime.host_api import build_linker
 from harvester.runtime.plugin import PluginInstance
+from harvester.runtime.sensor import SensorExport
 
 ROOT = Path(__file__).resolve().parents[1]
 # The checkout whose `harvester` was imported. Children are pointed at the same copy.
@@ -64,10 +64,17 @@ class Profile:
     polls: int = 2000
     extra_instances: int = 8
     soak_polls: int = 50_000
+    deadline_runs: int = 50
 
 
 QUICK = Profile(
-    starts=10, compiles=1, poll_warmup=20, polls=300, extra_instances=4, soak_polls=10_000
+    starts=10,
+    compiles=1,
+    poll_warmup=20,
+    polls=300,
+    extra_instances=4,
+    soak_polls=10_000,
+    deadline_runs=10,
 )
 
 
@@ -165,21 +172,27 @@ class Host:
     def __init__(self, engine: wasmtime.Engine, backend: SimBackend) -> None:
         self.engine = engine
         self.backend = backend
-        self.bus = EventBus(asyncio.new_event_loop())
+        self.bus = EventBus("bench", loop=asyncio.new_event_loop())
 
     def instantiate(
         self, plugin: str, component: Component, hal: PluginHal | None = None
-    ) -> PluginInstance:
+    ) -> SensorExport:
+        """A new instance's sensor export (`.instance` is the instance)."""
         log = PluginLog(plugin, self.bus)
         hal = hal or PluginHal(self.backend, GRANTS)
-        return PluginInstance(
+        instance = PluginInstance(
             name=plugin,
             engine=self.engine,
             component=component,
-            linker=build_linker(self.engine, hal, GRANTS, log),
+            hal=hal,
+            grants=GRANTS,
             limits=Limits(),
-            plugin_log=log,
+            guest_log=log,
         )
+        sensor = instance.export(SensorExport)
+        if sensor is None:
+            raise RuntimeError(f"{plugin} exports no sensor")
+        return sensor
 
 
 def load(host: Host, cache: ArtifactCache, plugin: str) -> Component:

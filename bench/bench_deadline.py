@@ -1,4 +1,4 @@
-"""Section 5: from a call's deadline to the fault, for guests blocked in different places.
+"""Section 6: from a call's deadline to the fault, for guests blocked in different places.
 
 Each run starts a fresh instance through the node's own PluginRunner (its thread, its
 watchdog, its deadline), then makes one call that cannot finish: the guest loops in wasm,
@@ -127,7 +127,7 @@ async def _measure(case: Case, plugin_dir: Path, runs: int) -> list[float]:
 
 
 def bench_deadline(runs: int, results: Results) -> None:
-    console.rule(f"5. Deadline to fault ({runs} runs each, call_timeout_ms = {TIMEOUT_MS})")
+    console.rule(f"6. Deadline to fault ({runs} runs each, call_timeout_ms = {TIMEOUT_MS})")
     prepare_plugins(
         [HOSTILE / p for p in PLUGINS] + [ROOT / "plugins" / "bme680"],
         out_dir=BUILD_OUT,
@@ -158,4 +158,3 @@ def bench_deadline(runs: int, results: Results) -> None:
 def _p99(samples: list[float]) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-

@@ -30,12 +30,12 @@ from harvester.hal.sim.backend import SimBackend
 from harvester.runtime.artifacts import ArtifactCache
 from harvester.runtime.engine import EpochTicker, make_engine
 from harvester.runtime.errors import PluginFault, PluginReportedError
-from harvester.runtime.plugin import PluginInstance
+from harvester.runtime.sensor import SensorExport
 
 # --- 4. memory, in fresh child processes ----------------------------------------------------
 
 
-def start_plugin(host: Host, component: Component, plugin: str) -> PluginInstance:
+def start_plugin(host: Host, component: Component, plugin: str) -> SensorExport:
     """Instantiate, init and poll once: a plugin that has started running."""
     instance = host.instantiate(plugin, component)
     instance.init({})
@@ -51,7 +51,7 @@ def child_main(mode: str, count: int) -> None:
     engine = make_engine()
     host = Host(engine, SimBackend(SIM))
     cache = ArtifactCache(ARTIFACTS)
-    kept: list[PluginInstance] = []  # keep every instance alive while we measure
+    kept: list[SensorExport] = []  # keep every instance alive while we measure
     samples: list[dict[str, Any]] = []
     with EpochTicker(engine):
         samples.append({"step": "baseline: harvester imported, engine made", **rss_kb()})

@@ -31,6 +31,7 @@ from bench_common import (
     machine_load,
     prepare,
 )
+from bench_deadline import bench_deadline
 from bench_memory import bench_memory, child_main
 from bench_poll import bench_poll
 from bench_soak import bench_soak
@@ -114,6 +115,7 @@ def main(argv: list[str]) -> int:
         bench_compile(profile, results)
         bench_poll(host, profile, results)
     bench_memory(profile, results)
+    bench_deadline(profile.deadline_runs, results)
     soak_polls = profile.soak_polls if args.soak_polls is None else args.soak_polls
     if soak_polls > 0:
         bench_soak(profile, results, soak_polls)
