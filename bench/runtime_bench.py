@@ -1,4 +1,4 @@
-"""Harvester runtime benchmark: plugin start, cold compile, poll cost, memory, memory growth.
+"""Harvester runtime benchmark: start, compile, poll cost, memory, memory growth, deadlines.
 
     python bench/runtime_bench.py [--quick] [--json PATH] [--soak-polls N]
 
@@ -115,10 +115,10 @@ def main(argv: list[str]) -> int:
         bench_compile(profile, results)
         bench_poll(host, profile, results)
     bench_memory(profile, results)
-    bench_deadline(profile.deadline_runs, results)
     soak_polls = profile.soak_polls if args.soak_polls is None else args.soak_polls
     if soak_polls > 0:
         bench_soak(profile, results, soak_polls)
+    bench_deadline(profile.deadline_runs, results)
     print_summary(results)
     seconds = time.perf_counter() - started
     load_after = machine_load()
