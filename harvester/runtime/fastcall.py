@@ -30,8 +30,9 @@ from __future__ import annotations
 import ctypes
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from ctypes import byref
+from dataclasses import dataclass
 from typing import Any
 
 from wasmtime import StoreContext, Storelike, WasmtimeError
@@ -107,6 +108,23 @@ def use_fast_path(enabled: bool) -> bool:
     return previous
 
 
+@dataclass(frozen=True)
+class Signature:
+    """A function type's converters. The same export of the same Component always has the
+    same type, so its instances can share them (`FastFunc(..., signature=...)`)."""
+
+    params: Sequence[Callable[[Storelike, Any, Any], None]]
+    result: Converter | None
+    array: Any  # the ctypes array type for the parameters
+
+
+def signature_of(func: wc.Func, store: Storelike) -> Signature:
+    fty = func.type(store)
+    params = [compile_type(ty).put for _, ty in fty.params]
+    result = fty.result
+    return Signature(params, None if result is None else compile_type(result), Val * len(params))
+
+
 class FastFunc:
     """A component export, called like `Func` but with its converters built once.
 
@@ -116,17 +134,19 @@ class FastFunc:
     function's failure, see the module docstring).
     """
 
-    def __init__(self, func: wc.Func, store: Storelike) -> None:
+    def __init__(
+        self, func: wc.Func, store: Storelike, *, signature: Signature | None = None
+    ) -> None:
         self.fast = ACTIVE
         self._generic: wc.Func | None = None if self.fast else func
+        self.signature: Signature | None = None
         if not self.fast:
             return
         self._func = func._func  # the C handle, passed by reference on every call
-        fty = func.type(store)
-        self._params = [compile_type(ty).put for _, ty in fty.params]
-        result = fty.result
-        self._result = None if result is None else compile_type(result)
-        self._array = Val * len(self._params)
+        self.signature = signature or signature_of(func, store)
+        self._params = self.signature.params
+        self._result = self.signature.result
+        self._array = self.signature.array
 
     def __call__(self, store: Storelike, *params: Any) -> Any:
         if self._generic is not None:

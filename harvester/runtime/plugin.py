@@ -10,6 +10,8 @@ from the component (`exports`), and each export kind we know has a wrapper class
 from __future__ import annotations
 
 import re
+import threading
+import weakref
 from collections import deque
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
@@ -29,11 +31,16 @@ from harvester.runtime.errors import (
     PluginTimeout,
     PluginTrap,
 )
-from harvester.runtime.fastcall import FastFunc
+from harvester.runtime.fastcall import FastFunc, Signature
 from harvester.runtime.host_api import GuestLog, build_linker
 
 STDERR_TAIL_LINES = 20
 WASM_PAGE = 65536
+# Export converters per Component, shared by its instances (kept while the Component is).
+_SIGNATURES: weakref.WeakKeyDictionary[Component, dict[tuple[str, str], Signature]] = (
+    weakref.WeakKeyDictionary()
+)
+_SIGNATURES_LOCK = threading.Lock()
 _START_PAGES = re.compile(r"memory minimum size of (\d+) pages exceeds memory limits")
 
 
@@ -140,8 +147,8 @@ class PluginInstance:
             raise self._instantiate_error(exc, limits) from exc
         finally:
             self.deadline.end()
-        exported = component.type.exports(engine)
-        self.exports = frozenset(exported)
+        self._component = component
+        self.exports = frozenset(component.type.exports(engine))
 
     def _begin(self) -> None:
         self.deadline.begin()
@@ -178,7 +185,15 @@ class PluginInstance:
         found = index and self._instance.get_func(self._store, index)
         if not found:
             raise PluginLoadError(self.name, f"does not export {interface}#{name}")
-        return FastFunc(found, self._store)
+        # Every instance of one Component has the same export types: build converters once.
+        with _SIGNATURES_LOCK:
+            known = _SIGNATURES.setdefault(self._component, {})
+            signature = known.get((interface, name))
+        func = FastFunc(found, self._store, signature=signature)
+        if signature is None and func.signature is not None:
+            with _SIGNATURES_LOCK:
+                known[(interface, name)] = func.signature
+        return func
 
     def call(self, func: FastFunc, *args: Any) -> Any:
         """Call a guest function under the instance's deadline.
