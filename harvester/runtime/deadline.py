@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 
 from wasmtime import WasmtimeError
 
@@ -28,8 +29,9 @@ class CallDeadline:
     supervisor's (`cancel`); a float store is atomic under the GIL, and `wake` is an Event.
     """
 
-    def __init__(self, timeout_ms: int) -> None:
+    def __init__(self, timeout_ms: int, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.timeout_s = timeout_ms / 1000
+        self._now = monotonic
         self._end = math.inf
         self._cancelled = False
         # Set to end every wait of this instance now: at its deadline or when abandoned.
@@ -41,7 +43,7 @@ class CallDeadline:
     def begin(self) -> None:
         """A guest call starts now (a no-op on a cancelled instance: it stays expired)."""
         if not self._cancelled:
-            self._end = time.monotonic() + self.timeout_s
+            self._end = self._now() + self.timeout_s
 
     def end(self) -> None:
         if not self._cancelled:
@@ -59,12 +61,12 @@ class CallDeadline:
         return self._cancelled
 
     def remaining_ms(self) -> float:
-        return max(0.0, (self._end - time.monotonic()) * 1000)
+        return max(0.0, (self._end - self._now()) * 1000)
 
     def check(self, what: str) -> None:
         """Raise a trap (WasmtimeError) if the call is past its deadline.
 
         `what` names the host call, for the fault's log line.
         """
-        if time.monotonic() >= self._end:
+        if self._now() >= self._end:
             raise WasmtimeError(f"{DEADLINE_TRAP} (in host call {what})")
