@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Hashable, Iterable
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+H = TypeVar("H", bound=Hashable)
 
 I2CAddress = Annotated[int, Field(ge=0x03, le=0x77)]  # the 7-bit range that is not reserved
 I2CBus = Annotated[int, Field(ge=0, le=255)]  # /dev/i2c-N
@@ -15,3 +18,15 @@ class Frozen(BaseModel):
     """A config object: unknown keys are errors, and nothing changes it after load."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def repeated(values: Iterable[H]) -> list[H]:
+    """The values that occur more than once, in order of first appearance (for "must be
+    unique" errors)."""
+    seen: set[H] = set()
+    again: dict[H, None] = {}
+    for value in values:
+        if value in seen:
+            again[value] = None
+        seen.add(value)
+    return list(again)

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from harvester.config.base import Frozen, I2CAddress, I2CBus, Pin
+from harvester.config.base import Frozen, I2CAddress, I2CBus, Pin, repeated
 from harvester.config.sim import SimConfig
 from harvester.constants import MAX_CALL_TIMEOUT_MS
 
@@ -83,8 +83,7 @@ class NodeConfig(Frozen):
     @field_validator("plugins")
     @classmethod
     def _unique_plugins(cls, plugins: tuple[PluginConfig, ...]) -> tuple[PluginConfig, ...]:
-        names = [p.name for p in plugins]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = sorted(repeated(p.name for p in plugins))
         if dupes:
             raise ValueError(f"plugin names must be unique; repeated: {', '.join(dupes)}")
         return plugins

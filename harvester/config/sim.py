@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator
 
-from harvester.config.base import Frozen, I2CAddress, I2CBus, Pin
+from harvester.config.base import Frozen, I2CAddress, I2CBus, Pin, repeated
 
 BME680_DEFAULT_ADDRESS = 0x77  # SDO high; 0x76 with SDO low
 
@@ -91,8 +91,7 @@ class SimConfig(Frozen):
     @field_validator("dht22")
     @classmethod
     def _unique_pins(cls, sensors: tuple[SimDht22, ...]) -> tuple[SimDht22, ...]:
-        pins = [s.pin for s in sensors]
-        dupes = sorted({p for p in pins if pins.count(p) > 1})
+        dupes = sorted(repeated(s.pin for s in sensors))
         if dupes:
             raise ValueError(f"two dht22 sensors on gpio {', '.join(map(str, dupes))}")
         return sensors
