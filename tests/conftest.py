@@ -18,7 +18,7 @@ from harvester.build import find_plugins
 from harvester.build.prepare import prepare_plugins
 from harvester.config import NodeConfig
 from harvester.hal.sim.backend import SimBackend
-from harvester.node.events import Event, EventBus, LogEvent, ReadingsEvent
+from harvester.node.events import Event, EventBus, LogEvent, ReadingsEvent, StateEvent
 from harvester.node.runner import RunnerClock
 from harvester.node.supervisor import Supervisor
 from harvester.runtime.artifacts import ArtifactCache
@@ -71,6 +71,19 @@ BME680_PLUGIN: dict[str, Any] = {
     "poll_interval_s": 0.05,
     "grants": {"i2c": [{"bus": 1, "addresses": [0x77]}]},
 }
+
+
+def state_is(state: str, plugin: str | None = None) -> Callable[[Event], bool]:
+    """A predicate for `wait_for`: `plugin` (any, if None) entered `state`."""
+
+    def matches(event: Event) -> bool:
+        return (
+            isinstance(event, StateEvent)
+            and event.state == state
+            and (plugin is None or event.plugin == plugin)
+        )
+
+    return matches
 
 
 class ManualClock:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harvester.node.events import LogEvent, ReadingsEvent, StateEvent
-from tests.conftest import BME680_PLUGIN, ManualClock, make_node, running
+from tests.conftest import BME680_PLUGIN, ManualClock, make_node, running, state_is
 
 pytestmark = pytest.mark.wasm
 
@@ -27,9 +27,7 @@ def plugin(component: str, **extra):
 async def test_an_ungranted_interface_is_not_linked(plugin_dir: Path) -> None:
     config = make_node(plugin_dir, [plugin("wants-system-info")])
     async with running(config) as node:
-        event = await node.wait_for(
-            lambda e: isinstance(e, StateEvent) and e.state == "quarantined"
-        )
+        event = await node.wait_for(state_is("quarantined"))
     assert "imports harvester:plugin/system-info@1.0.0" in event.reason
     assert "grants in the node config do not cover" in event.reason
     assert node.supervisor.runners["p"].instances_started == 0
@@ -54,7 +52,7 @@ async def test_back_off_doubles_between_restarts(plugin_dir: Path) -> None:
     restart = {"backoff_initial_s": 1, "backoff_max_s": 4, "max_faults": 5}
     config = make_node(plugin_dir, [plugin("raises")], restart=restart)
     async with running(config, clock=ManualClock()) as node:
-        await node.wait_for(lambda e: isinstance(e, StateEvent) and e.state == "quarantined")
+        await node.wait_for(state_is("quarantined"))
     # Each instance faults on its first poll, at once on this clock: the gaps between starts
     # are the pauses, doubling and capped at backoff_max_s.
     times = starts(node)
@@ -66,7 +64,7 @@ async def test_back_off_starts_over_after_a_good_poll(plugin_dir: Path) -> None:
     restart = {"backoff_initial_s": 1, "backoff_max_s": 64, "max_faults": 5}
     config = make_node(plugin_dir, [plugin("flaky", poll_interval_s=10)], restart=restart)
     async with running(config, clock=ManualClock()) as node:
-        await node.wait_for(lambda e: isinstance(e, StateEvent) and e.state == "quarantined")
+        await node.wait_for(state_is("quarantined"))
     # Every instance polls once, waits its interval (10 s), then faults: always after a
     # good poll, so every pause is the initial one, never doubled.
     assert [b - a for a, b in itertools.pairwise(starts(node))] == [11, 11, 11, 11]
@@ -93,9 +91,7 @@ async def test_a_plugin_refusing_its_settings_is_restarted_then_quarantined(
            "grants": {"i2c": [{"bus": 1, "addresses": [0x76]}]}}  # fmt: skip
     config = make_node(plugin_dir, [bad], restart=restart)
     async with running(config, clock=ManualClock()) as node:
-        event = await node.wait_for(
-            lambda e: isinstance(e, StateEvent) and e.state == "quarantined"
-        )
+        event = await node.wait_for(state_is("quarantined"))
     assert event.reason.endswith("last: fault: init failed: hal: no-acknowledge: address")
     assert node.supervisor.runners["bme680"].instances_started == 0  # none got past init
 
@@ -155,9 +151,7 @@ async def test_four_instances_of_one_component_compile_it_once(
 async def test_a_component_exporting_nothing_drivable_is_refused(plugin_dir: Path) -> None:
     config = make_node(plugin_dir, [{"name": "p", "component": "no-exports"}])
     async with running(config) as node:
-        event = await node.wait_for(
-            lambda e: isinstance(e, StateEvent) and e.state == "quarantined"
-        )
+        event = await node.wait_for(state_is("quarantined"))
     assert event.reason == (
         "exports none of harvester:plugin/sensor@1.0.0: nothing the host can drive"
     )

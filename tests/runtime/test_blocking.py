@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from harvester.node.events import LogEvent, ReadingsEvent, StateEvent
-from tests.conftest import BME680_PLUGIN, make_node, running
+from tests.conftest import BME680_PLUGIN, make_node, running, state_is
 
 pytestmark = pytest.mark.wasm
 
@@ -72,10 +72,7 @@ async def test_a_wasi_sleep_is_refused_not_waited_for(plugin_dir: Path) -> None:
             "grants": {"i2c": [{"bus": 1, "addresses": [0x77]}]}}  # fmt: skip
     config = make_node(plugin_dir, [BME680_PLUGIN, wasi], restart=RESTART)
     async with running(config) as node:
-        event = await node.wait_for(
-            lambda e: isinstance(e, StateEvent) and e.plugin == "hostile"
-            and e.state == "quarantined"
-        )  # fmt: skip
+        event = await node.wait_for(state_is("quarantined", "hostile"))
         await bme680_polls_on(node)
     # Refused at the call, long before its 60 s deadline could matter.
     assert re.search(r"wasi:clocks/monotonic-clock@0.2.9#subscribe-\w+ is denied", event.reason)
@@ -105,10 +102,7 @@ async def test_a_call_stuck_in_a_host_call_is_abandoned(plugin_dir: Path) -> Non
     try:
         async with running(config) as node:
             node.backend.bus(2).attach(0x77, device)
-            event = await node.wait_for(
-                lambda e: isinstance(e, StateEvent) and e.plugin == "stuck"
-                and e.state == "quarantined"
-            )  # fmt: skip
+            event = await node.wait_for(state_is("quarantined", "stuck"))
             await bme680_polls_on(node)
             runner = node.supervisor.runners["stuck"]
     finally:
@@ -129,7 +123,7 @@ async def test_an_abandoned_instance_never_touches_hardware_again(plugin_dir: Pa
     config = make_node(plugin_dir, [stuck_plugin(300)], restart=restart)
     async with running(config) as node:
         node.backend.bus(2).attach(0x77, device)
-        await node.wait_for(lambda e: isinstance(e, StateEvent) and e.state == "quarantined")
+        await node.wait_for(state_is("quarantined"))
         # Let the stuck transfer return: the guest goes on with its next transfer...
         device.release.set()
         threads = [t for t in threading.enumerate() if t.name == "plugin-stuck"]

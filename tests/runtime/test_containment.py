@@ -13,19 +13,13 @@ from pathlib import Path
 import pytest
 
 from harvester.constants import LOG_BURST
-from harvester.node.events import Event, LogEvent, ReadingsEvent, StateEvent
-from tests.conftest import BME680_PLUGIN, make_node, running
+from harvester.node.events import Event, LogEvent, ReadingsEvent
+from tests.conftest import BME680_PLUGIN, make_node, running, state_is
 
 pytestmark = pytest.mark.wasm
 
 RESTART = {"backoff_initial_s": 0.02, "backoff_max_s": 0.1, "max_faults": 3, "fault_window_s": 60}
 GOOD_POLLS_DURING = 5  # the neighbour must keep polling while the hostile plugin misbehaves
-
-
-def quarantined(event: Event) -> bool:
-    return (
-        isinstance(event, StateEvent) and event.plugin == "hostile" and event.state == "quarantined"
-    )
 
 
 def host_log(pattern: str):
@@ -119,7 +113,7 @@ async def test_hostile_plugin_is_contained(plugin_dir: Path, case: Case) -> None
     async with running(config) as node:
         await node.wait_for(host_log(case.says))
         if case.quarantine:
-            event = await node.wait_for(quarantined)
+            event = await node.wait_for(state_is("quarantined", "hostile"))
             assert "quarantined after 3 faults" in event.reason
             assert node.supervisor.runners["hostile"].instances_started <= 3
         else:
@@ -225,5 +219,5 @@ async def test_wasmtime_bounds_the_data_one_call_may_copy(plugin_dir: Path, plug
     config = config.model_copy(update={"plugins": (config.plugins[0], roomy)})
     async with running(config) as node:
         await node.wait_for(host_log(TOO_MUCH))
-        await node.wait_for(quarantined)
+        await node.wait_for(state_is("quarantined", "hostile"))
         await neighbour_polls_on(node)

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from wasmtime.component import _enter
 
-from harvester.node.events import StateEvent
-from tests.conftest import BME680_PLUGIN, make_node, running
+from tests.conftest import BME680_PLUGIN, make_node, running, state_is
 
 pytestmark = pytest.mark.wasm
 
@@ -45,10 +44,7 @@ async def run_with(plugin_dir: Path, device: Misbehaving):
     config = make_node(plugin_dir, [BME680_PLUGIN, plugin_on_bus_2()], restart=RESTART)
     async with running(config) as node:
         node.backend.bus(2).attach(0x77, device)
-        event = await node.wait_for(
-            lambda e: isinstance(e, StateEvent) and e.plugin == "victim"
-            and e.state == "quarantined"
-        )  # fmt: skip
+        event = await node.wait_for(state_is("quarantined", "victim"))
         target = len(node.readings("bme680")) + 5
         await node.wait_for(lambda e: len(node.readings("bme680")) >= target)
     assert node.supervisor.runners["bme680"].instances_started == 1
