@@ -25,7 +25,7 @@ from harvester.hal import Backend, PluginHal
 from harvester.node.events import EventBus, PluginState, Reading, ReadingsEvent, StateEvent
 from harvester.node.plugin_log import PluginLog
 from harvester.runtime.artifacts import ArtifactCache
-from harvester.runtime.errors import PluginFault, PluginLoadError, PluginReportedError
+from harvester.runtime.errors import HostError, PluginFault, PluginLoadError, PluginReportedError
 from harvester.runtime.host_api import ENDS_AT_DEADLINE
 from harvester.runtime.loader import LoadedComponent, load_component
 from harvester.runtime.plugin import PluginInstance
@@ -52,12 +52,6 @@ class LoopClock:
 
     def sleep(self, seconds: float) -> Awaitable[None]:
         return asyncio.sleep(seconds)
-
-
-class HostError(PluginFault):
-    """Something failed on the host's side of a plugin call (a converter, a backend, ...)."""
-
-    kind = "host-error"
 
 
 @dataclass

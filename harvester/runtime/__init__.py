@@ -7,6 +7,7 @@ from harvester.runtime.artifacts import ArtifactCache
 from harvester.runtime.deadline import CallDeadline
 from harvester.runtime.engine import EpochTicker, make_engine
 from harvester.runtime.errors import (
+    HostError,
     PluginContractError,
     PluginCrashed,
     PluginError,
@@ -28,6 +29,7 @@ __all__ = [
     "CallDeadline",
     "EpochTicker",
     "GuestLog",
+    "HostError",
     "InstanceThread",
     "LoadedComponent",
     "Metric",

@@ -55,6 +55,13 @@ class PluginContractError(PluginFault):
     kind = "contract"
 
 
+class HostError(PluginFault):
+    """Something failed on the host's side of a plugin call, outside wasm (a converter, a
+    backend, the runner itself): still only this plugin's fault."""
+
+    kind = "host-error"
+
+
 class PluginReportedError(PluginError):
     """The guest returned an expected error (hardware, no device, bad data, bad setting).
 
