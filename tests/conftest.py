@@ -73,6 +73,20 @@ BME680_PLUGIN: dict[str, Any] = {
 }
 
 
+class RecordingDevice:
+    """An I2C device that records its messages and answers 0, 1, 2, ..."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, object]] = []
+
+    def write(self, data: bytes) -> None:
+        self.messages.append(("write", data))
+
+    def read(self, length: int) -> bytes:
+        self.messages.append(("read", length))
+        return bytes(range(length))
+
+
 def state_is(state: str, plugin: str | None = None) -> Callable[[Event], bool]:
     """A predicate for `wait_for`: `plugin` (any, if None) entered `state`."""
 

@@ -13,18 +13,7 @@ from harvester.hal import Backend, Capability, MissingCapability, NotGranted, Pl
 from harvester.hal.errors import HalRequestError, NoAcknowledge
 from harvester.hal.sim.backend import SimBackend
 from harvester.hal.sim.clock import SimClock
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, object]] = []
-
-    def write(self, data: bytes) -> None:
-        self.messages.append(("write", data))
-
-    def read(self, length: int) -> bytes:
-        self.messages.append(("read", length))
-        return bytes(range(length))
+from tests.conftest import RecordingDevice
 
 
 @pytest.fixture
@@ -43,7 +32,7 @@ def bare() -> Backend:
 
 
 def test_granted_i2c_reaches_the_device_as_write_then_read(sim: SimBackend) -> None:
-    device = Recorder()
+    device = RecordingDevice()
     sim.bus(1).attach(0x40, device)
     got = hal(sim, i2c=[{"bus": 1, "addresses": [0x40]}]).i2c_transfer(1, 0x40, b"\x10", 3)
     assert got == b"\x00\x01\x02"
@@ -52,7 +41,7 @@ def test_granted_i2c_reaches_the_device_as_write_then_read(sim: SimBackend) -> N
 
 @pytest.mark.parametrize(("bus", "address"), [(1, 0x41), (0, 0x40)])
 def test_ungranted_i2c_never_reaches_the_bus(sim: SimBackend, bus: int, address: int) -> None:
-    device = Recorder()
+    device = RecordingDevice()
     sim.bus(1).attach(0x41, device)
     sim.bus(0).attach(0x40, device)
     refusals: list[str] = []
@@ -65,7 +54,7 @@ def test_ungranted_i2c_never_reaches_the_bus(sim: SimBackend, bus: int, address:
 
 
 def test_oversized_requests_are_refused_before_the_bus(sim: SimBackend) -> None:
-    device = Recorder()
+    device = RecordingDevice()
     sim.bus(1).attach(0x40, device)
     h = hal(sim, i2c=[{"bus": 1, "addresses": [0x40]}])
     with pytest.raises(HalRequestError, match="read of 5000 bytes exceeds the limit of 4096"):

@@ -14,7 +14,7 @@ import pytest
 
 from harvester.constants import LOG_BURST
 from harvester.node.events import Event, LogEvent, ReadingsEvent
-from tests.conftest import BME680_PLUGIN, make_node, running, state_is
+from tests.conftest import BME680_PLUGIN, RecordingDevice, make_node, running, state_is
 
 pytestmark = pytest.mark.wasm
 
@@ -193,18 +193,6 @@ async def test_log_flood_is_rate_limited(plugin_dir: Path) -> None:
     assert len(plugin_lines) < LOG_BURST + 100
     assert dropped > 10_000
     assert all(len(e.message) <= 1100 for e in plugin_lines)
-
-
-class RecordingDevice:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, bytes | int]] = []
-
-    def write(self, data: bytes) -> None:
-        self.messages.append(("write", data))
-
-    def read(self, length: int) -> bytes:
-        self.messages.append(("read", length))
-        return bytes(length)
 
 
 @pytest.mark.parametrize("plugin", ["huge-result", "huge-write"])
