@@ -148,3 +148,24 @@ async def test_an_unavailable_backend_exits_2_saying_why(tmp_path: Path) -> None
     assert proc.returncode == 2
     assert "cannot run: node 'pi4': backend 'linux' is not implemented yet" in err.decode()
     assert "Traceback" not in err.decode()
+
+
+@pytest.mark.wasm
+async def test_ctrl_c_during_a_first_start_precompile_exits_at_once(
+    plugin_dir: Path, tmp_path: Path
+) -> None:
+    """Compiling takes seconds here and minutes on a Pi; a stop must not wait for it."""
+    config = tmp_path / "node.toml"
+    config.write_text(NODE.format(plugins=plugin_dir, artifacts=tmp_path / "cold"))
+    proc = await harvester("run", "--config", str(config))
+    assert proc.stdout
+    async with asyncio.timeout(60):
+        while b"precompiling bme680.wasm" not in (line := await proc.stdout.readline()):
+            assert line, "harvester exited before precompiling"
+    stopping = asyncio.get_running_loop().time()
+    proc.send_signal(signal.SIGINT)
+    async with asyncio.timeout(30):
+        _, err = await proc.communicate()
+    took = asyncio.get_running_loop().time() - stopping
+    assert proc.returncode == 0, err.decode()
+    assert took <= 2.0, f"exiting took {took:.1f} s"

@@ -30,7 +30,7 @@ from harvester.runtime.host_api import ENDS_AT_DEADLINE
 from harvester.runtime.loader import LoadedComponent, load_component
 from harvester.runtime.plugin import PluginInstance
 from harvester.runtime.sensor import Metric, PluginReading, SensorExport
-from harvester.runtime.worker import InstanceThread
+from harvester.runtime.worker import InstanceThread, detached
 
 T = TypeVar("T")
 log = logging.getLogger("harvester.node")
@@ -113,21 +113,24 @@ class PluginRunner:
         path = self.component_path
         current = self._loaded
         if current is not None and path.is_file():
-            if await asyncio.to_thread(self._artifacts.artifact_path, path) == current.artifact:
+            artifact = await detached(lambda: self._artifacts.artifact_path(path), name="hash")
+            if artifact == current.artifact:
                 return current
 
         def report(line: str) -> None:
             self.log.host_says(LogLevel.INFO, line)
 
-        loaded = await asyncio.to_thread(
-            load_component,
-            self._engine,
-            self._artifacts,
-            path,
-            plugin=self.name,
-            grants=self.config.grants,
-            drivable=DRIVABLE,
-            report=report,
+        loaded = await detached(
+            lambda: load_component(
+                self._engine,
+                self._artifacts,
+                path,
+                plugin=self.name,
+                grants=self.config.grants,
+                drivable=DRIVABLE,
+                report=report,
+            ),
+            name=f"load-{self.name}",
         )
         self._loaded = loaded
         return loaded

@@ -51,14 +51,14 @@ class InstanceThread:
         self,
         fn: Callable[[], T],
         *,
-        deadline_s: float,
+        deadline_s: float | None,
         grace_s: float,
         blocked_in: Callable[[], str | None],
         on_abandon: Callable[[], None],
     ) -> T:
         """`fn()` in this thread; its result or exception.
 
-        If it has not returned after `deadline_s`, it is abandoned: at once if
+        If it has not returned after `deadline_s` (None: no deadline), it is abandoned: at once if
         `blocked_in()` names a host call it is stuck in (the epoch cannot reach it
         there), else after a further `grace_s` in which the epoch may still stop it. Then
         `on_abandon()` runs (it should cancel the instance's deadline), the thread is left
@@ -99,6 +99,23 @@ class InstanceThread:
     def close(self) -> None:
         """Let the thread end after the call it is in, if any."""
         self._jobs.put(_STOP)
+
+
+async def detached(fn: Callable[[], T], *, name: str) -> T:
+    """`fn()` in a daemon thread of its own; for host work that may take long (hashing,
+    waiting for a compile) and must never hold up a stop: asyncio's default executor
+    threads are joined when the loop shuts down, a daemon thread is not."""
+    thread = InstanceThread(name)
+    try:
+        return await thread.run(
+            fn, deadline_s=None, grace_s=0, blocked_in=lambda: None, on_abandon=_nothing
+        )
+    finally:
+        thread.close()
+
+
+def _nothing() -> None:
+    pass
 
 
 def _forget(future: asyncio.Future[Any]) -> None:

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from harvester.runtime.errors import PluginTimeout
-from harvester.runtime.worker import InstanceThread
+from harvester.runtime.worker import InstanceThread, detached
 
 
 async def run(
@@ -93,3 +93,11 @@ async def test_a_cancelled_caller_leaves_no_unretrieved_exception(caplog) -> Non
     await asyncio.sleep(0)  # the late outcome reaches the loop and is dropped
     gc.collect()  # asyncio reports an unretrieved exception when the future is collected
     assert "never retrieved" not in caplog.text
+
+
+async def test_detached_work_runs_in_a_daemon_thread_of_its_own() -> None:
+    def where() -> tuple[str, bool]:
+        me = threading.current_thread()
+        return me.name, me.daemon
+
+    assert await detached(where, name="load-p") == ("plugin-load-p", True)
