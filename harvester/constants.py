@@ -102,7 +102,7 @@ EPOCH_TICK_MS: Final = 10
 # long after its deadline: the plugin is faulted and its thread left to finish alone.
 ABANDON_GRACE_MS: Final = 50
 # Stopping a node waits this long for plugin threads before abandoning them.
-STOP_WAIT_S: Final = 1.0
+STOP_WAIT_S: Final = 0.5
 
 # Metric names a plugin may describe: short, lowercase, safe as MQTT topic levels.
 METRIC_NAME_PATTERN: Final = r"^[a-z][a-z0-9_]{0,47}$"
