@@ -90,9 +90,6 @@ class Subscription:
     def empty(self) -> bool:
         return self._queue.empty()
 
-    def qsize(self) -> int:
-        return self._queue.qsize()
-
 
 class EventBus:
     """Fan-out of events to subscribers, on the loop the bus was made on.

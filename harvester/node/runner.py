@@ -155,6 +155,7 @@ class PluginRunner:
                 limits=self.config.limits,
                 guest_log=self.log,
                 imports=loaded.imports,
+                exports=loaded.exports,
             )
             sensor = made.export(SensorExport)
             if sensor is None:

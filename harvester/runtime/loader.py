@@ -48,8 +48,8 @@ def load_component(
     grants or the sandbox do not provide, or exports nothing the host can drive.
     Blocking: call it off the event loop.
     """
-    artifact = artifacts.artifact_path(path) if path.is_file() else path
     component = artifacts.load(engine, path, plugin=plugin, report=report)
+    artifact = artifacts.artifact_path(path)  # the hash is remembered: no second read
     imports = component_imports(engine, component)
     refused = ungranted_imports(imports, grants)
     if refused:

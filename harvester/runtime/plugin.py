@@ -110,8 +110,10 @@ def component_imports(engine: wasmtime.Engine, component: Component) -> tuple[st
 class PluginInstance:
     """Instantiate `component` in a fresh Store with `limits`, its host functions serving `hal`.
 
-    Raises PluginLoadError if it does not link or cannot start within its memory limit,
-    PluginFault if instantiation traps or runs past its deadline.
+    `imports` and `exports` are the component's, as load_component found them (read from
+    the component when not given). Raises PluginLoadError if it does not link or cannot
+    start within its memory limit, PluginFault if instantiation traps or runs past its
+    deadline.
     """
 
     def __init__(
@@ -125,6 +127,7 @@ class PluginInstance:
         limits: Limits,
         guest_log: GuestLog,
         imports: Iterable[str] | None = None,
+        exports: frozenset[str] | None = None,
     ) -> None:
         self.name = name
         self.deadline = CallDeadline(limits.call_timeout_ms)
@@ -148,7 +151,7 @@ class PluginInstance:
         finally:
             self.deadline.end()
         self._component = component
-        self.exports = frozenset(component.type.exports(engine))
+        self.exports = exports if exports is not None else frozenset(component.type.exports(engine))
 
     def _begin(self) -> None:
         self.deadline.begin()
