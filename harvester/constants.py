@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Final
 
 WIT_PACKAGE: Final = "harvester:plugin"
-WIT_VERSION: Final = "1.0.0"
+WIT_VERSION: Final = "1.1.0"
 
 
 def wit_interface(name: str) -> str:
@@ -23,6 +23,10 @@ IFACE_SYSTEM_INFO: Final = wit_interface("system-info")
 IFACE_LOG: Final = wit_interface("log")
 IFACE_CLOCK: Final = wit_interface("clock")
 IFACE_SENSOR: Final = wit_interface("sensor")
+IFACE_LEDS: Final = wit_interface("leds")
+IFACE_BUZZER: Final = wit_interface("buzzer")
+IFACE_NODE_READINGS: Final = wit_interface("node-readings")
+IFACE_ACTUATOR: Final = wit_interface("actuator")
 
 # Interfaces every plugin may import, whatever it is granted. `types` holds only types.
 ALWAYS_LINKED: Final = frozenset({IFACE_TYPES, IFACE_LOG, IFACE_CLOCK})
@@ -61,6 +65,27 @@ class SensorErrorCase(StrEnum):
     INTERNAL = "internal"
 
 
+class CommandErrorCase(StrEnum):
+    """The cases of `actuator.command-error`."""
+
+    UNKNOWN_COMMAND = "unknown-command"
+    BAD_ARGUMENT = "bad-argument"
+    HAL = "hal"
+    BUSY = "busy"
+    BAD_SETTING = "bad-setting"
+    OUT_OF_MEMORY = "out-of-memory"
+    INTERNAL = "internal"
+
+
+class ValueKind(StrEnum):
+    """`actuator.value-kind`, also the case names of `actuator.value`."""
+
+    FLAG = "flag"
+    INTEGER = "integer"
+    NUMBER = "number"
+    TEXT = "text"
+
+
 class DeviceClass(StrEnum):
     """`sensor.device-class`, after Home Assistant's sensor device classes."""
 
@@ -89,6 +114,11 @@ class StateClass(StrEnum):
 I2C_MAX_READ: Final = 4096
 I2C_MAX_WRITE: Final = 4096
 SLEEP_MAX_MS: Final = 1000
+BUZZER_MAX_MS: Final = 10_000
+BUZZER_MIN_HZ: Final = 20
+BUZZER_MAX_HZ: Final = 20_000
+LED_MAX_PIXELS: Final = 1024
+LED_MAX_STRIPS: Final = 4
 LOG_MAX_MESSAGE: Final = 1024
 # Token bucket per plugin instance: sustained lines per second and burst size.
 LOG_RATE_PER_S: Final = 20.0
@@ -106,3 +136,6 @@ STOP_WAIT_S: Final = 0.5
 
 # Metric names a plugin may describe: short, lowercase, safe as MQTT topic levels.
 METRIC_NAME_PATTERN: Final = r"^[a-z][a-z0-9_]{0,47}$"
+# Command names: `device.action`, as MQTT-safe as metric names.
+COMMAND_NAME_PATTERN: Final = r"^[a-z][a-z0-9_]{0,23}\.[a-z][a-z0-9_]{0,23}$"
+PARAMETER_NAME_PATTERN: Final = r"^[a-z][a-z0-9_]{0,31}$"

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from harvester.constants import (
+    CommandErrorCase,
     DeviceClass,
     HalErrorCase,
     LogLevel,
     SensorErrorCase,
     StateClass,
+    ValueKind,
 )
 
 WIT = Path(__file__).resolve().parents[1] / "wit"
@@ -36,6 +38,9 @@ def wit_cases(kind: str, name: str) -> list[str]:
         (SensorErrorCase, "variant", "sensor-error"),
         (DeviceClass, "enum", "device-class"),
         (StateClass, "enum", "state-class"),
+        (CommandErrorCase, "variant", "command-error"),
+        (ValueKind, "enum", "value-kind"),
+        (ValueKind, "variant", "value"),
     ],
 )
 def test_enum_matches_the_wit(enum: type[StrEnum], kind: str, name: str) -> None:

@@ -4,6 +4,7 @@ from harvester.config.load import ConfigError, load_node_config
 from harvester.config.model import (
     Grants,
     I2CGrant,
+    LedGrant,
     Limits,
     NodeConfig,
     PluginConfig,
@@ -22,6 +23,7 @@ __all__ = [
     "ConfigError",
     "Grants",
     "I2CGrant",
+    "LedGrant",
     "Limits",
     "NodeConfig",
     "PluginConfig",

@@ -6,13 +6,13 @@ A node config is one TOML file per node; see docs/config.md for every key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from harvester.config.base import Frozen, I2CAddress, I2CBus, Pin, repeated
 from harvester.config.sim import SimConfig
-from harvester.constants import MAX_CALL_TIMEOUT_MS
+from harvester.constants import LED_MAX_PIXELS, LED_MAX_STRIPS, MAX_CALL_TIMEOUT_MS
 
 PLUGIN_NAME = r"^[a-z][a-z0-9-]{0,31}$"
 SettingValue = str | int | float | bool
@@ -23,6 +23,16 @@ class I2CGrant(Frozen):
     addresses: tuple[I2CAddress, ...] = Field(min_length=1)
 
 
+LedStrip = Annotated[int, Field(ge=0, lt=LED_MAX_STRIPS)]
+
+
+class LedGrant(Frozen):
+    """A WS2812B strip (by number) and how many of its first pixels the plugin may set."""
+
+    strip: LedStrip
+    pixels: int = Field(ge=1, le=LED_MAX_PIXELS)
+
+
 class Grants(Frozen):
     """Resources a plugin may touch. An interface with no grant is not linked at all."""
 
@@ -30,9 +40,25 @@ class Grants(Frozen):
     gpio: tuple[Pin, ...] = ()
     dht22: tuple[Pin, ...] = ()
     system_info: bool = False
+    leds: tuple[LedGrant, ...] = ()
+    buzzer: tuple[Pin, ...] = ()
+    # Read the node's latest readings (what a display shows); nothing else of the node.
+    readings: bool = False
+
+    @field_validator("leds")
+    @classmethod
+    def _unique_strips(cls, leds: tuple[LedGrant, ...]) -> tuple[LedGrant, ...]:
+        dupes = sorted(repeated(g.strip for g in leds))
+        if dupes:
+            raise ValueError(f"strip granted twice: {', '.join(map(str, dupes))}")
+        return leds
 
     def allows_i2c(self, bus: int, address: int) -> bool:
         return any(g.bus == bus and address in g.addresses for g in self.i2c)
+
+    def led_pixels(self, strip: int) -> int:
+        """How many pixels of `strip` are granted (0: the strip is not)."""
+        return next((g.pixels for g in self.leds if g.strip == strip), 0)
 
 
 class Limits(Frozen):

@@ -1,5 +1,5 @@
 """A backend: the bundle of capabilities one node has. `sim` simulates devices; `linux`
-(later) drives real ones.
+drives real ones.
 
 Backends know nothing of plugins or grants: the facade (facade.py) checks those first.
 """
@@ -9,7 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from harvester.hal.capabilities import I2C, Capability, Clock, Dht22, Gpio, SystemInfo
+from harvester.hal.capabilities import (
+    I2C,
+    Buzzers,
+    Capability,
+    Clock,
+    Dht22,
+    Gpio,
+    LedStrips,
+    SystemInfo,
+)
 
 BACKEND_SIM: Final = "sim"
 BACKEND_LINUX: Final = "linux"
@@ -26,6 +35,8 @@ class Backend:
     gpio: Gpio | None = None
     dht22: Dht22 | None = None
     system: SystemInfo | None = None
+    leds: LedStrips | None = None
+    buzzer: Buzzers | None = None
 
     @property
     def capabilities(self) -> frozenset[Capability]:
@@ -35,5 +46,7 @@ class Backend:
             Capability.GPIO: self.gpio,
             Capability.DHT22: self.dht22,
             Capability.SYSTEM_INFO: self.system,
+            Capability.LEDS: self.leds,
+            Capability.BUZZER: self.buzzer,
         }
         return frozenset(c for c, part in present.items() if part is not None)

@@ -8,6 +8,7 @@ method raises only HalError subclasses (harvester.hal.errors), and says which.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
@@ -19,6 +20,8 @@ class Capability(StrEnum):
     GPIO = "gpio"
     DHT22 = "dht22"
     SYSTEM_INFO = "system info"
+    LEDS = "leds"
+    BUZZER = "buzzer"
 
 
 class Dht22Reading(NamedTuple):
@@ -27,6 +30,11 @@ class Dht22Reading(NamedTuple):
 
 
 class MemoryUsage(NamedTuple):
+    total_bytes: int
+    used_bytes: int
+
+
+class DiskUsage(NamedTuple):
     total_bytes: int
     used_bytes: int
 
@@ -83,6 +91,59 @@ class SystemInfo(Protocol):
 
     def cpu_temp_c(self) -> float:
         """SoC temperature in °C. Raises HalError when the board has no sensor."""
+        ...
+
+    def disk_usage(self) -> DiskUsage:
+        """Size and use of the root file system in bytes. Raises HalError if unreadable."""
+        ...
+
+
+class LedStrips(Protocol):
+    """WS2812B strips, by the strip number the node config gives each."""
+
+    def pixel_count(self, strip: int) -> int:
+        """How many pixels the strip has. Raises HalRequestError for an unknown strip."""
+        ...
+
+    def show(self, strip: int, pixels: Sequence[int]) -> None:
+        """Set the first `len(pixels)` pixels (0xRRGGBB each) and latch them onto the strip;
+        the others keep their colour. Raises HalRequestError for an unknown strip or more
+        pixels than it has, HalError if the strip cannot be driven."""
+        ...
+
+
+class Buzzers(Protocol):
+    """Buzzers, by the BCM pin each is on (active: on/off; passive: PWM tone)."""
+
+    def tone(self, pin: int, frequency_hz: int, duration_ms: int) -> None:
+        """Start sounding for `duration_ms` and return at once; it stops by itself, and a
+        new tone replaces the one sounding. An active buzzer ignores the frequency.
+        Raises HalRequestError for a pin with no buzzer, HalError if it cannot be driven."""
+        ...
+
+    def off(self, pin: int) -> None:
+        """Silence it now. Raises as `tone` does."""
+        ...
+
+
+class NodeReading(NamedTuple):
+    """One metric's latest value on this node, as a display shows it."""
+
+    plugin: str
+    metric: str
+    value: float
+    unit: str
+    age_ms: int
+
+
+class NodeReadings(Protocol):
+    """What the node read lately (the node implements it; read-only for plugins)."""
+
+    @property
+    def node_name(self) -> str: ...
+
+    def latest(self) -> Sequence[NodeReading]:
+        """The latest reading of every metric of every plugin. Raises nothing."""
         ...
 
 

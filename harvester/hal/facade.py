@@ -9,13 +9,28 @@ Otherwise each method raises what the backend's capability raises (capabilities.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from harvester.config import Grants
-from harvester.constants import I2C_MAX_READ, I2C_MAX_WRITE, SLEEP_MAX_MS
+from harvester.constants import (
+    BUZZER_MAX_HZ,
+    BUZZER_MAX_MS,
+    BUZZER_MIN_HZ,
+    I2C_MAX_READ,
+    I2C_MAX_WRITE,
+    SLEEP_MAX_MS,
+)
 from harvester.hal.backend import Backend
-from harvester.hal.capabilities import Capability, Dht22Reading, MemoryUsage
+from harvester.hal.capabilities import (
+    Buzzers,
+    Capability,
+    Dht22Reading,
+    DiskUsage,
+    MemoryUsage,
+    NodeReading,
+    NodeReadings,
+)
 from harvester.hal.errors import HalRequestError, MissingCapability, NotGranted
 
 _Part = TypeVar("_Part")
@@ -34,6 +49,8 @@ def needed_capabilities(grants: Grants) -> frozenset[Capability]:
         Capability.GPIO: bool(grants.gpio),
         Capability.DHT22: bool(grants.dht22),
         Capability.SYSTEM_INFO: grants.system_info,
+        Capability.LEDS: bool(grants.leds),
+        Capability.BUZZER: bool(grants.buzzer),
     }
     return frozenset(c for c, granted in wanted.items() if granted)
 
@@ -45,10 +62,12 @@ class PluginHal:
         grants: Grants,
         *,
         on_refusal: Callable[[str], None] = lambda resource: None,
+        readings: NodeReadings | None = None,
     ) -> None:
         self._backend = backend
         self._grants = grants
         self._on_refusal = on_refusal
+        self._readings = readings
 
     @property
     def missing_capabilities(self) -> frozenset[Capability]:
@@ -92,6 +111,60 @@ class PluginHal:
             raise self._refuse(f"gpio {pin}")
         _present(self._backend.gpio, Capability.GPIO).write(pin, high)
 
+    def led_pixel_count(self, strip: int) -> int:
+        """The granted pixels of `strip`, capped by the strip's length. Raises NotGranted,
+        MissingCapability, or what LedStrips.pixel_count raises."""
+        granted = self._grants.led_pixels(strip)
+        if not granted:
+            raise self._refuse(f"led strip {strip}")
+        return min(granted, _present(self._backend.leds, Capability.LEDS).pixel_count(strip))
+
+    def led_show(self, strip: int, pixels: Sequence[int]) -> None:
+        """Raises NotGranted (the strip, or pixels past the grant), MissingCapability, or
+        what LedStrips.show raises."""
+        granted = self._grants.led_pixels(strip)
+        if not granted:
+            raise self._refuse(f"led strip {strip}")
+        if len(pixels) > granted:
+            raise self._refuse(f"led strip {strip} pixels {granted}..{len(pixels) - 1}")
+        leds = _present(self._backend.leds, Capability.LEDS)
+        leds.show(strip, [p & 0xFFFFFF for p in pixels])
+
+    def buzzer_tone(self, pin: int, frequency_hz: int, duration_ms: int) -> None:
+        """Raises NotGranted, MissingCapability, HalRequestError (duration or frequency out
+        of range), or what Buzzers.tone raises."""
+        buzzer = self._buzzer(pin)
+        if not 0 < duration_ms <= BUZZER_MAX_MS:
+            raise HalRequestError(f"tone of {duration_ms} ms: must be 1..{BUZZER_MAX_MS}")
+        if not BUZZER_MIN_HZ <= frequency_hz <= BUZZER_MAX_HZ:
+            raise HalRequestError(
+                f"tone of {frequency_hz} Hz: must be {BUZZER_MIN_HZ}..{BUZZER_MAX_HZ}"
+            )
+        buzzer.tone(pin, frequency_hz, duration_ms)
+
+    def buzzer_off(self, pin: int) -> None:
+        """Raises NotGranted, MissingCapability, or what Buzzers.off raises."""
+        self._buzzer(pin).off(pin)
+
+    def _buzzer(self, pin: int) -> Buzzers:
+        if pin not in self._grants.buzzer:
+            raise self._refuse(f"buzzer on gpio {pin}")
+        return _present(self._backend.buzzer, Capability.BUZZER)
+
+    # The node's own readings: the world import plus `readings = true` is the grant.
+    def node_name(self) -> str:
+        """Raises NotGranted without the grant."""
+        return self._node_readings().node_name
+
+    def latest_readings(self) -> Sequence[NodeReading]:
+        """Raises NotGranted without the grant."""
+        return self._node_readings().latest()
+
+    def _node_readings(self) -> NodeReadings:
+        if not self._grants.readings or self._readings is None:
+            raise self._refuse("node readings")
+        return self._readings
+
     # System info is read-only and node-wide: the world import is the grant. Each call
     # raises MissingCapability on a node without it, or what SystemInfo raises.
     def memory_usage(self) -> MemoryUsage:
@@ -105,6 +178,9 @@ class PluginHal:
 
     def cpu_temp_c(self) -> float:
         return _present(self._backend.system, Capability.SYSTEM_INFO).cpu_temp_c()
+
+    def disk_usage(self) -> DiskUsage:
+        return _present(self._backend.system, Capability.SYSTEM_INFO).disk_usage()
 
     def now_ms(self) -> int:
         return self._backend.clock.now_ms()

@@ -30,6 +30,7 @@ async def test_events_carry_the_node_and_a_sequence_in_delivery_order() -> None:
 async def test_events_from_other_threads_are_numbered_as_they_arrive() -> None:
     bus = EventBus("pi4")
     async with bus.subscribe() as subscription:
+
         def publish(plugin: str) -> None:
             for i in range(100):
                 bus.publish(LogEvent(plugin, LogLevel.INFO, str(i), "plugin"))

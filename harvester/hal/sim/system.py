@@ -6,11 +6,13 @@ import random
 import time
 from collections.abc import Callable
 
-from harvester.hal.capabilities import MemoryUsage
+from harvester.hal.capabilities import DiskUsage, MemoryUsage
 
 SIM_MEMORY_TOTAL = 4 * 1024**3  # a 4 GB Pi 4
 MEMORY_USED_SHARE = (0.30, 0.35)  # used RAM moves within this share of the total
 CPU_USAGE_PERCENT = (5.0, 25.0)
+SIM_DISK_TOTAL = 32 * 1000**3  # a 32 GB SD card
+SIM_DISK_USED = 7 * 1000**3
 CPU_TEMP_NOISE_C = 0.3  # standard deviation around the configured temperature
 ROUND_DIGITS = 1
 
@@ -42,3 +44,6 @@ class SimSystemInfo:
 
     def cpu_temp_c(self) -> float:
         return round(self._cpu_temp_c + self._rng.gauss(0, CPU_TEMP_NOISE_C), ROUND_DIGITS)
+
+    def disk_usage(self) -> DiskUsage:
+        return DiskUsage(SIM_DISK_TOTAL, SIM_DISK_USED)

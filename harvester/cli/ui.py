@@ -1,0 +1,50 @@
+"""What the CLI prints: consoles, progress spinners, one line per node event."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from harvester.node.events import Event, LogEvent, ReadingsEvent, StateEvent
+
+console = Console(stderr=True)
+out = Console(highlight=False, soft_wrap=True)  # one event, one line, even when piped
+
+
+def progress() -> Progress:
+    """Live spinners while work runs; results are printed as lines above them."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def report(progress: Progress, line: str) -> None:
+    progress.console.print(line, soft_wrap=True)
+
+
+def print_event(event: Event) -> None:
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+    if isinstance(event, ReadingsEvent):
+        values = "  ".join(
+            f"{r.metric}={r.value:.2f}{(' ' + r.unit) if r.unit else ''}" for r in event.readings
+        )
+        out.print(f"{stamp} [cyan]{event.plugin:<14}[/] {values}")
+    elif isinstance(event, LogEvent):
+        colour = {"warn": "yellow", "error": "red"}.get(event.level, "white")
+        who = "host" if event.origin == "host" else "plugin"
+        # Plugin text is data, not markup: escape it so "[red]" prints as written.
+        out.print(
+            f"{stamp} [cyan]{event.plugin:<14}[/] [{colour}]{event.level:<5}[/] ({who})"
+            f" {escape(event.message)}"
+        )
+    elif isinstance(event, StateEvent):
+        out.print(
+            f"{stamp} [cyan]{event.plugin:<14}[/] [magenta]{event.state}[/] {escape(event.reason)}"
+        )
