@@ -1,9 +1,9 @@
 """Build plugins into WebAssembly components with componentize-py, cached by content hash.
 
 The hash covers everything that ends up in the component: the plugin's files, the SDK,
-the WIT contract and the plugin's own WIT folders, the world and module names and the
-componentize-py version. An unchanged plugin is copied from the cache in milliseconds
-instead of rebuilt (~12 s).
+the WIT contract and the plugin's own WIT folders, the world and module names, the
+third-party requirements' pins and the componentize-py version. An unchanged plugin is
+copied from the cache in milliseconds instead of rebuilt (~12 s).
 """
 
 from __future__ import annotations
@@ -21,8 +21,12 @@ from harvester.build import contract
 from harvester.build.componentize import componentize, componentize_py_version
 from harvester.build.errors import BuildError, ManifestError
 from harvester.build.manifest import MANIFEST_NAME, PluginManifest, load_manifest
+from harvester.build.requirements import install_requirements
 
 _SKIP_DIRS = {"__pycache__", "build", ".pytest_cache"}
+# Data files a plugin reads while it is imported (at build time, see plugins/sdk/README.md)
+# end up in the component as much as its code does.
+_PLUGIN_FILES = (".py", ".toml", ".bin", ".json", ".txt")
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ def content_hash(
     contract.
     """
     inputs = [
-        ("plugin", plugin_dir, (".py", ".toml")),
+        ("plugin", plugin_dir, _PLUGIN_FILES),
         ("sdk", sdk_dir or contract.sdk_dir(), (".py",)),
         ("wit", wit_dir or contract.wit_dir(), (".wit",)),
     ]
@@ -83,6 +87,8 @@ def content_hash(
     digest.update(f"world {manifest.world} module {manifest.module}\n".encode())
     if manifest.wit:  # only then, so plugins without extra WIT keep their cached builds
         digest.update(f"extra wit {list(manifest.wit)}\n".encode())
+    if manifest.requirements:  # likewise; the pins fix the packages' content
+        digest.update(f"requirements {sorted(manifest.requirements)}\n".encode())
     for label, folder, suffixes in inputs:
         for path in _source_files(folder, suffixes):
             digest.update(f"{label}/{path.relative_to(folder).as_posix()}\n".encode())
@@ -93,12 +99,19 @@ def content_hash(
 def _build_into_cache(
     plugin_dir: Path, manifest: PluginManifest, cached_file: Path, *, wit: Path, sdk: Path
 ) -> None:
-    """Run componentize-py on staged copies of the plugin and the SDK (the guest writes
-    bytecode into its Python path, which may be a read-only install), then move the
-    component into the cache under its final name, so a failed build leaves nothing.
+    """Install the plugin's requirements (cached), run componentize-py on staged copies of
+    the plugin and the SDK (the guest writes bytecode into its Python path, which may be a
+    read-only install), then move the component into the cache under its final name, so a
+    failed build leaves nothing.
 
-    Raises BuildError when the sources cannot be copied, and what `componentize` raises.
+    Raises BuildError when the sources cannot be copied, RequirementsError when pip fails,
+    and what `componentize` raises.
     """
+    deps = (
+        [install_requirements(manifest.name, manifest.requirements, cached_file.parent)]
+        if manifest.requirements
+        else []
+    )
     cached_file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=cached_file.parent, suffix=".wasm.tmp")
     os.close(fd)
@@ -108,6 +121,10 @@ def _build_into_cache(
             try:
                 plugin_copy = shutil.copytree(plugin_dir, Path(staging) / "plugin", ignore=skip)
                 sdk_copy = shutil.copytree(sdk, Path(staging) / "sdk", ignore=skip)
+                # Staged too: the cached install is shared by concurrent builds.
+                deps_copies = [
+                    shutil.copytree(d, Path(staging) / "deps", ignore=skip) for d in deps
+                ]
             except OSError as exc:
                 raise BuildError(f"{manifest.name}: cannot stage its sources: {exc}") from exc
             componentize(
@@ -115,7 +132,9 @@ def _build_into_cache(
                 # The contract first: a plugin's own world may include the contract's.
                 wit_dirs=[wit, *extra_wit_dirs(plugin_dir, manifest)],
                 world=manifest.world,
-                python_path=[plugin_copy, sdk_copy],
+                # The plugin's own modules first, then the SDK (with its CircuitPython
+                # shims), then the third-party packages.
+                python_path=[plugin_copy, sdk_copy, *deps_copies],
                 module=manifest.module,
                 out=Path(tmp),
             )

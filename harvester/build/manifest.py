@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Self
@@ -15,6 +16,22 @@ MANIFEST_NAME = "plugin.toml"
 _NAME = r"[a-z][a-z0-9-]*"
 # `bme680-plugin` (a world of the contract in wit/) or `namespace:package/world@version`.
 WORLD_PATTERN = rf"^(?:{_NAME}:{_NAME}/)?{_NAME}(?:@[0-9][0-9A-Za-z.+-]*)?$"
+
+
+# `name==version`: a PEP 508 project name pinned to one exact version (no ranges, extras,
+# markers or URLs), so a build is reproducible and its cache key means something.
+_PIN = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)==([0-9][0-9A-Za-z.+!_-]*)$")
+
+
+def _exact_pin(requirement: str) -> str:
+    if not _PIN.match(requirement):
+        raise ValueError("must pin one exact version, as `name==1.2.3`")
+    return requirement
+
+
+def project_name(requirement: str) -> str:
+    """The normalised project name of a pinned requirement (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", requirement.split("==", 1)[0]).lower()
 
 
 def _inside_plugin(folder: str) -> str:
@@ -37,7 +54,19 @@ class PluginManifest(BaseModel):
     # Extra WIT folders, relative to the plugin folder, passed to componentize-py after
     # the contract (a world there may `include` the contract's worlds).
     wit: tuple[Annotated[str, AfterValidator(_inside_plugin)], ...] = ()
+    # Third-party pure-Python packages bundled into the component, each pinned exactly.
+    # Installed without their dependencies (an Adafruit driver pulls Adafruit-Blinka, real
+    # hardware access), so every package the plugin needs is listed here.
+    requirements: tuple[Annotated[str, AfterValidator(_exact_pin)], ...] = ()
     summary: str = ""
+
+    @model_validator(mode="after")
+    def _requirements_are_distinct(self) -> Self:
+        names = [project_name(r) for r in self.requirements]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"requirements: {', '.join(repeated)} listed more than once")
+        return self
 
     @model_validator(mode="after")
     def _world_is_findable(self) -> Self:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import harvester.build.builder as builder_module
 import harvester.build.componentize as componentize_module
 from harvester.build import (
     BuildError,
@@ -149,3 +150,50 @@ def test_extra_wit_folders_follow_the_contract_on_the_command_line(
     wit_args = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "-d"]
     assert wit_args == [str(wit), str(extra)]  # the contract first: the plugin's world includes it
     assert cmd[cmd.index("-w") + 1] == "test:extra/probe"
+
+
+def test_requirements_are_part_of_the_hash(tree) -> None:
+    plain = digest(tree)
+    append(tree[0] / "plugin.toml", 'requirements = ["adafruit-circuitpython-bme680==3.7.16"]\n')
+    pinned = digest(tree)
+    assert pinned != plain
+    replace(tree[0] / "plugin.toml", "3.7.16", "3.7.15")
+    assert digest(tree) != pinned  # a changed pin rebuilds
+
+
+def test_data_files_of_the_plugin_are_part_of_the_hash(tree) -> None:
+    before = digest(tree)
+    (tree[0] / "font.bin").write_bytes(b"\x05\x08")
+    assert digest(tree) != before
+
+
+def test_requirements_go_on_the_python_path_after_the_sdk(
+    tree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugin, _, _ = tree
+    append(plugin / "plugin.toml", 'requirements = ["adafruit-circuitpython-bme680==3.7.16"]\n')
+    installed = tmp_path / "installed"
+    (installed / "adafruit_bme680.py").parent.mkdir(parents=True)
+    (installed / "adafruit_bme680.py").write_text("X = 1\n")
+    asked: list[tuple[str, tuple[str, ...]]] = []
+
+    def install(plugin_name: str, pins: tuple[str, ...], cache: Path) -> Path:
+        asked.append((plugin_name, pins))
+        return installed
+
+    monkeypatch.setattr(builder_module, "install_requirements", install)
+    seen: list[list[str]] = []
+
+    def componentize_py(cmd: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        seen.append(cmd)
+        paths = [Path(cmd[i + 1]) for i, arg in enumerate(cmd) if arg == "-p"]
+        assert (paths[2] / "adafruit_bme680.py").is_file()  # a staged copy of the install
+        return subprocess.CompletedProcess(cmd, 1, "", "stopped here by the test")
+
+    monkeypatch.setattr(componentize_module.subprocess, "run", componentize_py)
+    with pytest.raises(BuildError, match="stopped here by the test"):
+        build_in(tmp_path, tree)
+    assert asked == [("bme680", ("adafruit-circuitpython-bme680==3.7.16",))]
+    [cmd] = seen
+    paths = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "-p"]
+    assert [Path(p).name for p in paths] == ["plugin", "sdk", "deps"]

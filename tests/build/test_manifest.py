@@ -63,3 +63,36 @@ def test_folders_are_plugins_or_folders_of_plugins_each_once(tmp_path: Path) -> 
     (group / "sdk").mkdir()  # no plugin.toml: not a plugin, skipped inside a group
     missing = tmp_path / "missing"
     assert plugin_folders([one, group, missing, a]) == [one, a, b, missing]
+
+
+def test_requirements_are_exact_pins(tmp_path: Path) -> None:
+    text = BASE + 'requirements = ["adafruit-circuitpython-ssd1306==2.12.24", "a_b.c==1.0rc1"]\n'
+    manifest = load_manifest(manifest_in(tmp_path, text))
+    assert manifest.requirements == ("adafruit-circuitpython-ssd1306==2.12.24", "a_b.c==1.0rc1")
+    assert load_manifest(manifest_in(tmp_path / "plain", BASE)).requirements == ()
+
+
+@pytest.mark.parametrize(
+    "pin",
+    [
+        "adafruit-circuitpython-ssd1306",
+        "foo>=1.0",
+        "foo==1.*",
+        "foo[bar]==1.0",
+        "foo == 1.0",
+        "foo==1.0; python_version>'3'",
+        "https://example.invalid/foo.whl",
+    ],
+)
+def test_a_requirement_that_is_not_an_exact_pin_is_named(tmp_path: Path, pin: str) -> None:
+    manifest_in(tmp_path, BASE + f'requirements = ["ok==1.0", "{pin}"]\n')
+    with pytest.raises(ManifestError) as err:
+        load_manifest(tmp_path)
+    assert "requirements[1]" in str(err.value) and "exact version" in str(err.value)
+    assert repr(pin) in str(err.value)
+
+
+def test_a_requirement_listed_twice_is_named(tmp_path: Path) -> None:
+    manifest_in(tmp_path, BASE + 'requirements = ["Foo_Bar==1.0", "foo-bar==2.0"]\n')
+    with pytest.raises(ManifestError, match=r"requirements: foo-bar listed more than once"):
+        load_manifest(tmp_path)
