@@ -1,8 +1,14 @@
-"""Typed access to a plugin's settings (all strings on the wire)."""
+"""Typed access to a plugin's settings (all strings on the wire).
+
+A bad value raises BadSetting naming the key and the value; `guard` (sensor) and the
+actuator base turn it into their export's `bad-setting` error.
+"""
 
 from typing import Any
 
-from harvester_sdk.errors import bad_setting
+
+class BadSetting(ValueError):
+    """A setting from the node config is missing or wrong; the message names it."""
 
 
 class Settings:
@@ -19,9 +25,9 @@ class Settings:
         try:
             value = int(raw, 0)  # accepts 119 and 0x77 alike
         except ValueError:
-            raise bad_setting(f"{key} = {raw!r}: not an integer") from None
+            raise BadSetting(f"{key} = {raw!r}: not an integer") from None
         if not low <= value <= high:
-            raise bad_setting(f"{key} = {raw!r}: must be between {low} and {high}")
+            raise BadSetting(f"{key} = {raw!r}: must be between {low} and {high}")
         return value
 
     def number(self, key: str, default: float, *, low: float, high: float) -> float:
@@ -31,7 +37,7 @@ class Settings:
         try:
             value = float(raw)
         except ValueError:
-            raise bad_setting(f"{key} = {raw!r}: not a number") from None
+            raise BadSetting(f"{key} = {raw!r}: not a number") from None
         if not low <= value <= high:
-            raise bad_setting(f"{key} = {raw!r}: must be between {low} and {high}")
+            raise BadSetting(f"{key} = {raw!r}: must be between {low} and {high}")
         return value
