@@ -17,5 +17,6 @@ def dht22(config: SimDht22, parts: SimParts) -> Dht22Sim:
         humidity_rh=config.humidity_rh,
         failure_rate=config.failure_rate,
     )
+    parts.gpio.claim(config.pin, "dht22")
     parts.dht22.attach(config.pin, sensor)
     return sensor
