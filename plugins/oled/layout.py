@@ -28,25 +28,27 @@ def line(left: str, right: str = "") -> str:
     return (left.ljust(room) + (" " + right if right else ""))[:COLUMNS]
 
 
-def body_lines(readings: list) -> list[str]:
-    """One line per reading, under a `plugin:` line for each plugin (in the given order)."""
-    lines: list[str] = []
+def pages(node_name: str, readings: list) -> list[list[str]]:
+    """The screens to show in turn, each at most ROWS lines: the title, then readings,
+    each under a `plugin:` line (repeated at the top of a page that continues a plugin)."""
+    per_page = ROWS - 1
+    bodies: list[list[str]] = [[]]
     plugin = None
     for r in readings:
-        if r.plugin != plugin:
+        body = bodies[-1]
+        starts_plugin = r.plugin != plugin or not body
+        if len(body) + (2 if starts_plugin else 1) > per_page:
+            body = []
+            bodies.append(body)
+            starts_plugin = True
+        if starts_plugin:
             plugin = r.plugin
-            lines.append(line(f"{plugin}:"))
-        lines.append(line(" " + r.metric, value_text(r.value, r.unit)))
-    return lines or [line("no readings yet")]
-
-
-def pages(node_name: str, readings: list) -> list[list[str]]:
-    """The screens to show in turn, each at most ROWS lines, the first one the title."""
-    body = body_lines(readings)
-    per_page = ROWS - 1
-    chunks = [body[i : i + per_page] for i in range(0, len(body), per_page)]
-    count = len(chunks)
+            body.append(line(f"{plugin}:"))
+        body.append(line(" " + r.metric, value_text(r.value, r.unit)))
+    if not bodies[0]:
+        bodies[0].append(line("no readings yet"))
+    count = len(bodies)
     return [
-        [line(node_name, f"{n}/{count}" if count > 1 else ""), *chunk]
-        for n, chunk in enumerate(chunks, start=1)
+        [line(node_name, f"{n}/{count}" if count > 1 else ""), *body]
+        for n, body in enumerate(bodies, start=1)
     ]
