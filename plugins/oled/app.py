@@ -25,6 +25,7 @@ use_memory_font()
 # componentize-py may make several Sensor objects: the display lives at module level.
 _display: adafruit_ssd1306.SSD1306_I2C | None = None
 _page = 0
+_shown: tuple = ()  # (plugin, metric) pairs on the screens, to log when they change
 
 
 class Sensor(exports.Sensor):
@@ -45,14 +46,20 @@ class Sensor(exports.Sensor):
 
     @guard
     def poll(self) -> list[sensor.Reading]:
-        global _page
+        global _page, _shown
         if _display is None:
             raise no_device("poll before a successful init")
-        screens = pages(node_readings.node_name(), node_readings.latest())
+        readings = node_readings.latest()
+        screens = pages(node_readings.node_name(), readings)
         screen = screens[_page % len(screens)]
         _page = (_page + 1) % len(screens)
         _display.fill(0)
         for row, text in enumerate(screen):
             _display.text(text, 0, row * LINE_HEIGHT, 1)
         _display.show()
+        shown = tuple((r.plugin, r.metric) for r in readings)
+        if shown != _shown:  # once per change, not per poll
+            _shown = shown
+            plugins = len({plugin for plugin, _ in shown})
+            log.info(f"showing {len(shown)} readings of {plugins} plugins on {len(screens)} pages")
         return []

@@ -14,7 +14,7 @@ from wit_world import exports
 from wit_world.exports import actuator
 from wit_world.imports import buzzer, clock, leds
 
-DEFAULT_BUZZER_PIN = 17
+DEFAULT_BUZZER_PIN = 13
 DEFAULT_STRIP = 0
 # A beep pattern blocks the command while it plays (the host's tone returns at once and
 # a new tone replaces the one sounding); it must end well inside the call's deadline.
