@@ -183,7 +183,7 @@ def engine():
 @pytest.fixture
 def instantiate(plugin_dir: Path, engine):
     """Make a PluginInstance of a built component directly, without a supervisor; returns its
-    sensor export (`.instance` is the instance)."""
+    sensor export, or the `export` asked for (`.instance` is the instance)."""
     from harvester.config import Grants, Limits
     from harvester.hal import PluginHal
     from harvester.node.plugin_log import PluginLog
@@ -196,22 +196,30 @@ def instantiate(plugin_dir: Path, engine):
     bus = EventBus("test-node", loop=loop)
 
     def make(
-        component: str, backend: SimBackend, grants: dict[str, Any] | None = None, **limits: Any
+        component: str,
+        backend: SimBackend,
+        grants: dict[str, Any] | None = None,
+        *,
+        readings: Any = None,
+        export: Any = None,
+        **limits: Any,
     ):
+        """`readings`: the node's latest readings (a hal NodeReadings), for a display;
+        `export`: the export wrapper to return (default SensorExport)."""
         granted = Grants.model_validate(grants or {"i2c": [{"bus": 1, "addresses": [0x77]}]})
         plugin_log = PluginLog(component, bus)
         instance = PluginInstance(
             name=component,
             engine=engine,
             component=cache.load(engine, plugin_dir / f"{component}.wasm", plugin=component),
-            hal=PluginHal(backend, granted, on_refusal=plugin_log.refused),
+            hal=PluginHal(backend, granted, on_refusal=plugin_log.refused, readings=readings),
             grants=granted,
             limits=Limits(**limits),
             guest_log=plugin_log,
         )
-        sensor = instance.export(SensorExport)
-        assert sensor is not None, f"{component} exports no sensor"
-        return sensor
+        wrapper = instance.export(export or SensorExport)
+        assert wrapper is not None, f"{component} exports no {(export or SensorExport).__name__}"
+        return wrapper
 
     yield make
     loop.close()
