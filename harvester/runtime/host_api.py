@@ -34,6 +34,7 @@ from harvester.constants import (
     WIT_PACKAGE,
     HalErrorCase,
     LogLevel,
+    current_interface,
 )
 from harvester.hal import HalError, PluginHal
 from harvester.runtime import fastcall
@@ -81,7 +82,11 @@ def linked_interfaces(grants: Grants) -> frozenset[str]:
 def ungranted_imports(imports: Iterable[str], grants: Grants) -> list[str]:
     """The component's imports of our package that its grants do not cover."""
     linked = linked_interfaces(grants)
-    return [name for name in imports if name.startswith(WIT_PACKAGE + "/") and name not in linked]
+    return [
+        name
+        for name in imports
+        if name.startswith(WIT_PACKAGE + "/") and current_interface(name) not in linked
+    ]
 
 
 def hal_error(err: HalError) -> Variant:
