@@ -12,11 +12,16 @@ from harvester.config.model import (
 )
 from harvester.config.sim import (
     SimBme680,
+    SimBuzzer,
     SimConfig,
     SimDevice,
     SimDht22,
+    SimDrift,
+    SimGpioPin,
     SimI2CDevice,
+    SimLedStrip,
     SimNoise,
+    SimSsd1306,
 )
 
 __all__ = [
@@ -29,10 +34,15 @@ __all__ = [
     "PluginConfig",
     "RestartPolicy",
     "SimBme680",
+    "SimBuzzer",
     "SimConfig",
     "SimDevice",
     "SimDht22",
+    "SimDrift",
+    "SimGpioPin",
     "SimI2CDevice",
+    "SimLedStrip",
     "SimNoise",
+    "SimSsd1306",
     "load_node_config",
 ]

@@ -6,13 +6,13 @@ A node config is one TOML file per node; see docs/config.md for every key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from harvester.config.base import Frozen, I2CAddress, I2CBus, Pin, repeated
+from harvester.config.base import Frozen, I2CAddress, I2CBus, LedStrip, Pin, repeated
 from harvester.config.sim import SimConfig
-from harvester.constants import LED_MAX_PIXELS, LED_MAX_STRIPS, MAX_CALL_TIMEOUT_MS
+from harvester.constants import LED_MAX_PIXELS, MAX_CALL_TIMEOUT_MS
 
 PLUGIN_NAME = r"^[a-z][a-z0-9-]{0,31}$"
 SettingValue = str | int | float | bool
@@ -21,9 +21,6 @@ SettingValue = str | int | float | bool
 class I2CGrant(Frozen):
     bus: I2CBus
     addresses: tuple[I2CAddress, ...] = Field(min_length=1)
-
-
-LedStrip = Annotated[int, Field(ge=0, lt=LED_MAX_STRIPS)]
 
 
 class LedGrant(Frozen):
