@@ -3,14 +3,12 @@ deadline, and a command that never returns is contained like any other fault."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harvester.hal import Backend, HalRequestError
 from harvester.hal.sim.backend import SimBackend
 from harvester.node.runner import CommandUnavailable
 from harvester.runtime.actuator import CommandRejected
@@ -20,39 +18,16 @@ from tests.conftest import BME680_PLUGIN, make_node, running, state_is
 PLUGIN = "actuator-loop"
 
 
-@dataclass
-class FakeBuzzers:
-    pins: tuple[int, ...] = (13, 5)
-    tones: list[tuple[int, int, int]] = field(default_factory=list)
-
-    def tone(self, pin: int, frequency_hz: int, duration_ms: int) -> None:
-        if pin not in self.pins:
-            raise HalRequestError(f"no buzzer on gpio {pin}")
-        self.tones.append((pin, frequency_hz, duration_ms))
-
-    def off(self, pin: int) -> None:
-        pass
-
-
-@dataclass
-class FakeStrips:
-    length: int = 8
-    shown: list[list[int]] = field(default_factory=list)
-
-    def pixel_count(self, strip: int) -> int:
-        return self.length
-
-    def show(self, strip: int, pixels: Sequence[int]) -> None:
-        self.shown.append(list(pixels))
-
-
-def backend_with(config: Any) -> tuple[Backend, FakeBuzzers, FakeStrips]:
+def backend_with(
+    config: Any,
+) -> tuple[SimBackend, Callable[[], list[Any]], Callable[[], list[int]]]:
+    """The sim backend, and what its buzzer on gpio 13 played and strip 0 shows."""
     sim = SimBackend(config.sim)
-    buzzers, strips = FakeBuzzers(), FakeStrips()
-    backend = Backend(
-        name="test", clock=sim.clock, i2c=sim.i2c, gpio=sim.gpio, leds=strips, buzzer=buzzers
+    return (
+        sim,
+        lambda: [(t.frequency_hz, t.duration_ms) for t in sim.buzzer.played(13)],
+        (lambda: sim.leds.pixels(0)),
     )
-    return backend, buzzers, strips
 
 
 def node(plugin_dir: Path, **actuator: Any) -> Any:
@@ -63,30 +38,36 @@ def node(plugin_dir: Path, **actuator: Any) -> Any:
         **actuator,
     }
     restart = {"backoff_initial_s": 0.05, "backoff_max_s": 0.05}
-    return make_node(plugin_dir, [plugin, BME680_PLUGIN], restart=restart)
+    sim = {
+        "time_scale": 0,
+        "i2c": [{"device": "bme680", "bus": 1, "address": 0x77}],
+        "leds": [{"strip": 0, "pixels": 8}],
+        "buzzer": [{"pin": 13, "kind": "pwm"}, {"pin": 5, "kind": "active"}],
+    }
+    return make_node(plugin_dir, [plugin, BME680_PLUGIN], restart=restart, sim=sim)
 
 
 async def test_a_granted_command_reaches_the_hardware_and_answers_typed(plugin_dir: Path) -> None:
     config = node(plugin_dir)
-    backend, buzzers, strips = backend_with(config)
-    async with running(config, backend) as n:  # type: ignore[arg-type]
+    backend, played, shown = backend_with(config)
+    async with running(config, backend) as n:
         await n.wait_for(state_is("running", PLUGIN))
         runner = n.supervisor.runners[PLUGIN]
         assert sorted(runner.commands) == ["buzzer.beep", "led.fill", "spin.forever"]
         assert await n.supervisor.command(PLUGIN, "buzzer.beep", {"pin": 13, "hz": 880}) == {
             "pin": 13
         }
-        assert buzzers.tones == [(13, 880, 100)]
+        assert played() == [(880, 100)]
         # The grant is 4 pixels of an 8-pixel strip: the plugin sees 4 and sets 4.
         answer = await n.supervisor.command(PLUGIN, "led.fill", {"strip": 0, "color": 0x00FF00})
         assert answer == {"pixels": 4}
-        assert strips.shown == [[0x00FF00] * 4]
+        assert shown() == [0x00FF00] * 4 + [0] * 4  # the other 4 were not granted
 
 
 async def test_a_buzzer_the_plugin_was_not_granted_is_not_granted(plugin_dir: Path) -> None:
     config = node(plugin_dir)
-    backend, buzzers, strips = backend_with(config)
-    async with running(config, backend) as n:  # type: ignore[arg-type]
+    backend, played, shown = backend_with(config)
+    async with running(config, backend) as n:
         await n.wait_for(state_is("running", PLUGIN))
         with pytest.raises(PluginReportedError) as refused:
             await n.supervisor.command(PLUGIN, "buzzer.beep", {"pin": 5, "hz": 440})
@@ -94,7 +75,8 @@ async def test_a_buzzer_the_plugin_was_not_granted_is_not_granted(plugin_dir: Pa
         assert "not-granted: buzzer on gpio 5" in refused.value.detail
         with pytest.raises(PluginReportedError, match="not-granted: led strip 1"):
             await n.supervisor.command(PLUGIN, "led.fill", {"strip": 1, "color": 1})
-        assert buzzers.tones == [] and strips.shown == []
+        assert played() == [] and shown() == [0] * 8
+        assert backend.buzzer.played(5) == []  # the node has one there; not this plugin's
         assert n.supervisor.runners[PLUGIN].instances_started == 1  # refused, not broken
         assert any("refused: buzzer on gpio 5" in e.message for e in n.logs(PLUGIN))
 
@@ -113,18 +95,18 @@ async def test_the_host_rejects_a_malformed_command_before_the_plugin_sees_it(
     plugin_dir: Path, command: str, arguments: dict[str, Any], message: str
 ) -> None:
     config = node(plugin_dir)
-    backend, buzzers, _ = backend_with(config)
-    async with running(config, backend) as n:  # type: ignore[arg-type]
+    backend, played, _ = backend_with(config)
+    async with running(config, backend) as n:
         await n.wait_for(state_is("running", PLUGIN))
         with pytest.raises(CommandRejected, match=message):
             await n.supervisor.command(PLUGIN, command, arguments)
-        assert buzzers.tones == []
+        assert played() == []
 
 
 async def test_commands_need_an_actuator_that_is_running(plugin_dir: Path) -> None:
     config = node(plugin_dir)
     backend, _, _ = backend_with(config)
-    async with running(config, backend) as n:  # type: ignore[arg-type]
+    async with running(config, backend) as n:
         await n.wait_for(state_is("running", "bme680"))
         with pytest.raises(CommandUnavailable, match="answers no commands"):
             await n.supervisor.command("bme680", "buzzer.beep", {})
@@ -134,8 +116,8 @@ async def test_commands_need_an_actuator_that_is_running(plugin_dir: Path) -> No
 
 async def test_a_command_that_never_returns_is_contained(plugin_dir: Path) -> None:
     config = node(plugin_dir)
-    backend, buzzers, _ = backend_with(config)
-    async with running(config, backend) as n:  # type: ignore[arg-type]
+    backend, played, _ = backend_with(config)
+    async with running(config, backend) as n:
         await n.wait_for(state_is("running", PLUGIN))
         polls_before = len(n.readings("bme680"))
         with pytest.raises(PluginTimeout):
@@ -148,6 +130,6 @@ async def test_a_command_that_never_returns_is_contained(plugin_dir: Path) -> No
         assert await n.supervisor.command(PLUGIN, "buzzer.beep", {"pin": 13, "hz": 440}) == {
             "pin": 13
         }
-        assert buzzers.tones == [(13, 440, 100)]
+        assert played() == [(440, 100)]
         # The other plugin went on polling meanwhile.
         await n.wait_for(lambda e: len(n.readings("bme680")) > polls_before + 2)
