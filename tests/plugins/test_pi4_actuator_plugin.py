@@ -3,50 +3,38 @@ simulated buzzer (which records its tones) and WS2812B strip (which holds its pi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-from wasmtime.component import Variant
 
 from harvester.config import SimConfig
-from harvester.constants import IFACE_ACTUATOR
 from harvester.hal.sim.backend import SimBackend
+from harvester.runtime.actuator import ActuatorExport, CommandRejected, check_arguments
+from harvester.runtime.errors import PluginReportedError
 from harvester.runtime.host_api import record
+from tests.conftest import make_node, running, state_is
 
 pytestmark = pytest.mark.wasm
 
 GRANTS = {"leds": [{"strip": 0, "pixels": 8}], "buzzer": [13]}
-_KINDS = {bool: "flag", int: "integer", float: "number", str: "text"}
 
 
 class Actuator:
-    """The actuator export called directly (the node's command path is the owner's)."""
+    """The plugin's actuator export, with the host's argument check in front (as the
+    node's command path has it); `raw` skips that check, to see the guest's own."""
 
-    INTERFACE = IFACE_ACTUATOR
+    def __init__(self, export: ActuatorExport) -> None:
+        self.export = export
+        self.specs = {c.name: c for c in export.commands()}
 
-    def __init__(self, instance) -> None:
-        self.instance = instance
-        self._init = instance.func(IFACE_ACTUATOR, "init")
-        self._commands = instance.func(IFACE_ACTUATOR, "commands")
-        self._invoke = instance.func(IFACE_ACTUATOR, "invoke")
+    def invoke(self, command: str, **arguments: Any) -> dict[str, Any]:
+        spec = self.specs[command]
+        return self.export.invoke(command, check_arguments("pi4-actuator", spec, arguments))
 
-    def init(self, **settings: Any) -> Any:
-        args = [record(key=k, value=str(v)) for k, v in settings.items()]
-        return self.instance.call(self._init, args)
-
-    def commands(self) -> dict[str, list[tuple[str, str, bool]]]:
-        return {
-            c.name: [(p.name, p.kind, p.required) for p in c.parameters]
-            for c in self.instance.call(self._commands)
-        }
-
-    def invoke(self, command: str, **arguments: Any) -> dict[str, Any] | tuple[str, Any]:
-        """The result as a dict, or an error as (case, payload)."""
-        args = [record(name=k, value=Variant(_KINDS[type(v)], v)) for k, v in arguments.items()]
-        result = self.instance.call(self._invoke, command, args)
-        if isinstance(result, Variant):
-            return (result.tag, result.payload)
-        return {a.name: a.value.payload for a in result}
+    def raw(self, command: str, **arguments: Any) -> dict[str, Any]:
+        args = [record(name=k, value=v) for k, v in arguments.items()]
+        return self.export.invoke(command, args)
 
 
 def sim() -> SimBackend:
@@ -62,22 +50,25 @@ def sim() -> SimBackend:
 @pytest.fixture
 def actuator(instantiate):
     def make(backend: SimBackend, grants: dict[str, Any] = GRANTS) -> Actuator:
-        plugin = instantiate("pi4-actuator", backend, grants, export=Actuator)
-        assert plugin.init(buzzer_pin=13, strip=0) is None
-        return plugin
+        export = instantiate("pi4-actuator", backend, grants, export=ActuatorExport)
+        export.init({"buzzer_pin": 13, "strip": 0})
+        return Actuator(export)
 
     return make
 
 
 def test_lists_its_commands_with_typed_parameters(actuator) -> None:
-    commands = actuator(sim()).commands()
-    assert sorted(commands) == ["buzzer.beep", "buzzer.off", "led.fill", "led.off", "led.set"]
-    assert commands["buzzer.beep"][:2] == [
+    specs = actuator(sim()).specs
+    assert sorted(specs) == ["buzzer.beep", "buzzer.off", "led.fill", "led.off", "led.set"]
+    beep = [(p.name, p.kind, p.required) for p in specs["buzzer.beep"].parameters]
+    assert beep[:3] == [
         ("frequency_hz", "integer", True),
         ("duration_ms", "integer", True),
+        ("count", "integer", False),
     ]
-    assert ("count", "integer", False) in commands["buzzer.beep"]
-    assert ("color", "text", False) in commands["led.set"]
+    assert [(p.name, p.kind) for p in specs["led.set"].parameters] == [
+        ("index", "integer"), ("all", "flag"), ("color", "text"), ("rgb", "integer"),
+    ]  # fmt: skip
 
 
 def test_a_beep_plays_the_tones_asked_for(actuator) -> None:
@@ -129,34 +120,81 @@ def test_led_commands_set_the_strips_colours(actuator) -> None:
         ("led.set", {"index": 1}, "bad-argument", "color, rgb"),
         ("led.fill", {"rgb": 0x1000000}, "bad-argument", "rgb"),
         ("buzzer.beep", {"frequency_hz": 5, "duration_ms": 10}, "bad-argument", "frequency_hz"),
-        ("buzzer.beep", {"duration_ms": 10}, "bad-argument", "frequency_hz: missing"),
-        ("buzzer.beep", {"frequency_hz": "440", "duration_ms": 10}, "bad-argument", "integer"),
         ("buzzer.beep", {"frequency_hz": 440, "duration_ms": 900, "count": 3},
          "bad-argument", "more than 1500"),
-        ("led.blink", {}, "unknown-command", "led.blink"),
     ],
 )  # fmt: skip
-def test_bad_commands_are_refused_by_name_and_touch_nothing(
+def test_bad_arguments_are_refused_by_the_plugin_and_touch_nothing(
     actuator, command: str, arguments: dict[str, Any], case: str, names: str
 ) -> None:
     backend = sim()
     plugin = actuator(backend)
-    error = plugin.invoke(command, **arguments)
-    assert isinstance(error, tuple) and error[0] == case and names in error[1], error
+    with pytest.raises(PluginReportedError) as err:
+        plugin.invoke(command, **arguments)
+    assert err.value.kind == case and names in str(err.value)
     assert backend.buzzer.played(13) == []
     assert backend.leds.pixels(0) == [0] * 8
+
+
+@pytest.mark.parametrize(
+    ("command", "arguments", "case", "names"),
+    [
+        ("buzzer.beep", {"duration_ms": 10}, "bad-argument", "frequency_hz: missing"),
+        ("buzzer.beep", {"frequency_hz": "440", "duration_ms": 10}, "bad-argument", "integer"),
+        ("led.off", {"volume": 3}, "bad-argument", "volume: no such argument"),
+        ("led.blink", {}, "unknown-command", "led.blink"),
+    ],
+)
+def test_the_plugin_checks_what_the_host_would_have_refused(
+    actuator, command: str, arguments: dict[str, Any], case: str, names: str
+) -> None:
+    # A plugin does not trust its caller: past the host's check, it checks again.
+    backend = sim()
+    with pytest.raises(PluginReportedError) as err:
+        actuator(backend).raw(command, **arguments)
+    assert err.value.kind == case and names in str(err.value)
+    assert backend.buzzer.played(13) == []
 
 
 def test_a_buzzer_it_was_not_granted_is_a_hal_error(actuator) -> None:
     backend = sim()
     plugin = actuator(backend, {"leds": [{"strip": 0, "pixels": 8}], "buzzer": [12]})
-    case, payload = plugin.invoke("buzzer.beep", frequency_hz=440, duration_ms=10)
-    assert case == "hal" and payload.tag == "not-granted" and "13" in payload.payload
+    with pytest.raises(PluginReportedError) as err:
+        plugin.invoke("buzzer.beep", frequency_hz=440, duration_ms=10)
+    assert err.value.kind == "hal" and "not-granted" in str(err.value) and "13" in str(err.value)
     assert backend.buzzer.played(13) == []
 
 
 def test_a_bad_setting_is_named(instantiate) -> None:
-    plugin = instantiate("pi4-actuator", sim(), GRANTS, export=Actuator)
-    error = plugin.init(strip="x")
-    assert isinstance(error, Variant) and error.tag == "bad-setting"
-    assert "strip = 'x'" in error.payload
+    export = instantiate("pi4-actuator", sim(), GRANTS, export=ActuatorExport)
+    with pytest.raises(PluginReportedError) as err:
+        export.init({"strip": "x"})
+    assert err.value.kind == "bad-setting" and "strip = 'x'" in str(err.value)
+
+
+async def test_a_node_runs_commands_through_the_plugin(plugin_dir: Path) -> None:
+    config = make_node(
+        plugin_dir,
+        [{"name": "pi4-actuator", "grants": GRANTS, "settings": {"buzzer_pin": 13, "strip": 0}}],
+        sim={
+            "time_scale": 0,
+            "leds": [{"strip": 0, "pixels": 8, "pin": 18}],
+            "buzzer": [{"pin": 13, "kind": "pwm"}],
+        },
+    )
+    async with running(config) as node:
+        await node.wait_for(state_is("running", "pi4-actuator"))
+        lit = await node.supervisor.command(
+            "pi4-actuator", "led.set", {"index": 0, "rgb": 0xFF0000}
+        )
+        beep = await node.supervisor.command(
+            "pi4-actuator", "buzzer.beep", {"frequency_hz": 880, "duration_ms": 50}
+        )
+        with pytest.raises(CommandRejected, match="frequency_hz"):
+            await node.supervisor.command("pi4-actuator", "buzzer.beep", {"duration_ms": 50})
+        pixels = node.backend.leds.pixels(0)
+        tones = node.backend.buzzer.played(13)
+    assert lit == {"pixels_set": 1, "color": "#ff0000", "strip": 0}
+    assert beep == {"beeps": 1, "frequency_hz": 880, "duration_ms": 50}
+    assert pixels == [0xFF0000] + [0] * 7
+    assert [(t.frequency_hz, t.requested_ms) for t in tones] == [(880, 50)]
