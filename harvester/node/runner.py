@@ -21,7 +21,7 @@ import wasmtime
 
 from harvester.config import PluginConfig, RestartPolicy
 from harvester.constants import ABANDON_GRACE_MS, LogLevel
-from harvester.hal import Backend, PluginHal
+from harvester.hal import Backend, PluginHal, tap
 from harvester.node.events import EventBus, PluginState, Reading, ReadingsEvent, StateEvent
 from harvester.node.plugin_log import PluginLog
 from harvester.runtime.artifacts import ArtifactCache
@@ -89,7 +89,14 @@ class PluginRunner:
         self._restart = restart
         self._clock = clock or LoopClock()
         self.log = PluginLog(config.name, bus)
-        self._hal = PluginHal(backend, config.grants, on_refusal=self.log.refused)
+        # Recorded, replayed or faulted if the plugin's config asks (docs/recording.md).
+        seen = tap.for_plugin(
+            backend,
+            config,
+            node=bus.node,
+            report=lambda line: self.log.host_says(LogLevel.WARN, line),
+        )
+        self._hal = PluginHal(seen, config.grants, on_refusal=self.log.refused)
         self._loaded: LoadedComponent | None = None
         self.live: LiveInstance | None = None
         # Every instance thread in use (a starting one too; two during a swap), with its
