@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,15 +20,20 @@ from harvester.hal.tap.format import (
 
 class Recorder:
     """A hook (wrap.Hook) that proceeds and writes the call, its answer or error, its time
-    on the backend's clock (ms since the recorder was made) and how long it took."""
+    on the backend's clock (ms since the first call) and how long it took."""
 
     def __init__(self, writer: RecordingWriter, clock: Clock) -> None:
         self._writer = writer
         self._clock = clock
-        self._t0 = clock.now_ms()
+        # Time counts from the first transaction, not from when the node made the
+        # recorder: a first start may spend a minute compiling the plugin before it.
+        self._t0: int | None = None
 
     def __call__(self, call: Call, proceed: Callable[[], Any]) -> Any:
-        t_ms = self._clock.now_ms() - self._t0
+        now = self._clock.now_ms()
+        if self._t0 is None:
+            self._t0 = now
+        t_ms = now - self._t0
         started = time.perf_counter()
         try:
             result = proceed()
@@ -39,8 +45,4 @@ class Recorder:
 
     def _write(self, transaction: Transaction, started: float) -> None:
         ms = round((time.perf_counter() - started) * 1000, 3)
-        self._writer.write(
-            Transaction(
-                transaction.t_ms, transaction.call, transaction.result, transaction.error, ms
-            )
-        )
+        self._writer.write(dataclasses.replace(transaction, duration_ms=ms))

@@ -73,8 +73,14 @@ def test_replayed_readings_are_exactly_the_recorded_ones(tmp_path: Path) -> None
     assert len(set(want)) == 5  # the noise made each poll differ
     # A backend with another seed behind it: the answers can only come from the file.
     assert measure(replaying(path), 5) == want
-    header = read_recording(path).header
+    recording = read_recording(path)
+    header = recording.header
     assert (header.node, header.plugin, header.backend) == ("pi4", "bme680", "sim")
+    times = [t.t_ms for t in recording.transactions]
+    assert times[0] == 0 and times == sorted(times)
+    # The driver sleeps through each conversion on the sim's virtual clock: the recording
+    # shows it, 5 conversions of at least the 150 ms heater time.
+    assert times[-1] >= 5 * 150
 
 
 def test_a_call_beyond_the_recording_fails_naming_the_call(tmp_path: Path) -> None:
