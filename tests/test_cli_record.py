@@ -79,3 +79,13 @@ async def test_record_of_a_plugin_the_config_lacks_exits_2(tmp_path: Path) -> No
     )
     assert code == 2
     assert f"config error: {config}: no plugin named 'oled' (plugins: bme680)" in err
+
+
+async def test_a_node_whose_replay_file_is_missing_does_not_start(tmp_path: Path) -> None:
+    config = tmp_path / "node.toml"
+    body = NODE.format(plugins=tmp_path, artifacts=tmp_path / "artifacts")
+    config.write_text(body + 'replay = "recordings/absent.jsonl"\n')
+    code, _, err = await finished("run", "--config", str(config))
+    assert code == 2
+    assert f"cannot run: cannot read recording {tmp_path / 'recordings' / 'absent.jsonl'}" in err
+    assert "Traceback" not in err

@@ -120,8 +120,15 @@ def cmd_record(args: argparse.Namespace) -> int:
         f"recording [bold]{plugin.name}[/] on node {config.name} ({config.backend} backend)"
         f" for {args.polls} polls to {escape(str(target))}"
     )
+    runner: list[PluginRunner] = []
     polls = asyncio.run(
-        _drive(node, make_backend(node), plugin.name, done=lambda r: r.polls >= args.polls)
+        _drive(
+            node,
+            make_backend(node),
+            plugin.name,
+            done=lambda r: r.polls >= args.polls,
+            started=runner.append,
+        )
     )
     polls = polls[: args.polls]
     kept = write_readings(target, plugin.name, polls)
@@ -130,6 +137,10 @@ def cmd_record(args: argparse.Namespace) -> int:
         f"recorded {lines} transactions ({target.stat().st_size} bytes) in {len(polls)} polls"
         f" with readings; readings in {escape(str(kept))}"
     )
+    ran = runner[0].polls if runner else 0
+    if ran < args.polls:  # quarantined or interrupted: the file holds less than asked
+        console.print(f"[red]stopped after {ran} of {args.polls} polls[/]")
+        return 1
     return 0
 
 

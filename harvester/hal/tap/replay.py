@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harvester.hal.backend import Backend
+from harvester.hal.capabilities import Capability
 from harvester.hal.errors import HalError
 from harvester.hal.tap.format import Call, Recording, Transaction, decode_result
 from harvester.hal.tap.wrap import TappedBackend, tap
@@ -62,11 +63,14 @@ class Replayer:
         if answer.error is not None:
             raise answer.error.exception()
         try:
-            return decode_result(call, answer.result)
+            result = decode_result(call, answer.result)
+            if call.capability == Capability.I2C and len(result) != call.args["read"]:
+                raise ValueError(f"{len(result)} bytes recorded")
         except (ValueError, TypeError, KeyError) as exc:
             raise ReplayMiss(
                 f"replay: the recorded answer for {call.describe()} is not valid: {exc}"
             ) from exc
+        return result
 
 
 class _NoHardware:

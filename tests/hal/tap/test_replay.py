@@ -202,3 +202,18 @@ def test_record_and_faults_together_record_the_fault_the_plugin_saw(tmp_path: Pa
     assert replay.i2c.transfer(1, 0x77, b"\xd0", 1) == b"\x61"
     with pytest.raises(BusError, match="injected fault: stuck-bus"):
         replay.i2c.transfer(1, 0x77, b"\xd0", 1)
+
+
+def test_a_recorded_answer_of_the_wrong_length_is_refused_naming_the_call(
+    tmp_path: Path,
+) -> None:
+    path, _ = recorded(tmp_path, bme680_node(), lambda b: b.i2c.transfer(1, 0x77, b"\xd0", 1))
+    path.write_text(path.read_text().replace('"result":"61"', '"result":"6100"'))
+    replay = replaying(path)
+    assert replay.i2c is not None
+    with pytest.raises(ReplayMiss) as err:
+        replay.i2c.transfer(1, 0x77, b"\xd0", 1)
+    assert str(err.value) == (
+        "replay: the recorded answer for i2c bus 1 0x77 write d0 read 1 is not valid:"
+        " 2 bytes recorded"
+    )
