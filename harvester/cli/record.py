@@ -103,10 +103,8 @@ async def _drive(
                     seen(await asyncio.wait_for(subscription.get(), CHECK_EVERY_S))
                 except TimeoutError:
                     pass
-        while not subscription.empty():
-            event = subscription.get_nowait()
-            if not isinstance(event, ReadingsEvent):  # a poll after the last one wanted
-                print_event(event)
+        while not subscription.empty():  # what came while the stop condition was seen
+            seen(subscription.get_nowait())
     return polls
 
 
