@@ -14,7 +14,6 @@ from harvester.hal.capabilities import (
     I2C,
     Buzzers,
     Capability,
-    Clock,
     Dht22,
     Dht22Reading,
     DiskUsage,
@@ -135,8 +134,6 @@ def tap(
     backend: Backend,
     hook: Hook,
     *,
-    name: str | None = None,
-    clock: Clock | None = None,
     closers: tuple[Callable[[], None], ...] = (),
 ) -> TappedBackend:
     """`backend` with every capability it has seen through `hook` (the clock is not: time
@@ -147,8 +144,8 @@ def tap(
 
     inner_closers = backend.closers if isinstance(backend, TappedBackend) else ()
     return TappedBackend(
-        name=name or backend.name,
-        clock=clock or backend.clock,
+        name=backend.name,
+        clock=backend.clock,
         i2c=cast(I2C | None, wrapped(backend.i2c, TappedI2C)),
         gpio=cast(Gpio | None, wrapped(backend.gpio, TappedGpio)),
         dht22=cast(Dht22 | None, wrapped(backend.dht22, TappedDht22)),
