@@ -1,5 +1,6 @@
 """Node configuration: one TOML file per node, validated at load."""
 
+from harvester.config.faults import FaultRule
 from harvester.config.load import ConfigError, load_node_config
 from harvester.config.model import (
     Grants,
@@ -26,6 +27,7 @@ from harvester.config.sim import (
 
 __all__ = [
     "ConfigError",
+    "FaultRule",
     "Grants",
     "I2CGrant",
     "LedGrant",
