@@ -1,6 +1,7 @@
 """Node configuration: one TOML file per node, validated at load."""
 
 from harvester.config.faults import FaultRule
+from harvester.config.linux import LinuxBuzzer, LinuxConfig, LinuxDht22, LinuxLedStrip
 from harvester.config.load import ConfigError, load_node_config
 from harvester.config.model import (
     Grants,
@@ -32,6 +33,10 @@ __all__ = [
     "I2CGrant",
     "LedGrant",
     "Limits",
+    "LinuxBuzzer",
+    "LinuxConfig",
+    "LinuxDht22",
+    "LinuxLedStrip",
     "NodeConfig",
     "PluginConfig",
     "RestartPolicy",

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from harvester.config.base import Frozen, I2CAddress, I2CBus, LedStrip, Pin, repeated
 from harvester.config.faults import FaultRule
+from harvester.config.linux import LinuxConfig
 from harvester.config.sim import SimConfig
 from harvester.constants import LED_MAX_PIXELS, MAX_CALL_TIMEOUT_MS
 
@@ -127,6 +128,7 @@ class NodeConfig(Frozen):
     cache_dir: Path = Path(".harvester/artifacts")
     restart: RestartPolicy = RestartPolicy()
     sim: SimConfig = SimConfig()
+    linux: LinuxConfig = LinuxConfig()
     plugins: tuple[PluginConfig, ...] = ()
 
     @field_validator("plugins")

@@ -7,7 +7,7 @@ Backends know nothing of plugins or grants: the facade (facade.py) checks those 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
 from harvester.hal.capabilities import (
     I2C,
@@ -19,6 +19,14 @@ from harvester.hal.capabilities import (
     LedStrips,
     SystemInfo,
 )
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """A part that holds something (an open bus, requested lines, a sounding buzzer)."""
+
+    def close(self) -> None: ...
+
 
 BACKEND_SIM: Final = "sim"
 BACKEND_LINUX: Final = "linux"
@@ -50,3 +58,10 @@ class Backend:
             Capability.BUZZER: self.buzzer,
         }
         return frozenset(c for c, part in present.items() if part is not None)
+
+    def close(self) -> None:
+        """Release what the parts hold; parts without a `close` hold nothing. The buzzer
+        goes first: an active one is silenced through the gpio part."""
+        for part in (self.buzzer, self.leds, self.dht22, self.system, self.gpio, self.i2c):
+            if isinstance(part, Closable):
+                part.close()
