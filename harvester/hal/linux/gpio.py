@@ -60,6 +60,8 @@ class LinuxGpio:
         dev: Path = Path("/dev"),
     ) -> None:
         self._gpiod = gpiod_module or require("gpiod", "gpio", importer)
+        if chip is not None and not (dev / Path(chip).name).exists():
+            raise BackendUnavailable(f"gpio: {chip} does not exist ([linux] gpio_chip)")
         self._chip = chip or find_soc_chip(self._gpiod, dev)
         self._requests: dict[int, tuple[bool, Any]] = {}  # pin -> (is_output, request)
         self._lock = threading.Lock()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any, Final, Protocol
@@ -30,6 +31,8 @@ from harvester.hal.errors import (
     NoAcknowledge,
 )
 from harvester.hal.linux._library import Importer, require
+
+log = logging.getLogger(__name__)
 
 I2C_DEV_HINT: Final = (
     'enable it (config.txt: dtparam=i2c_arm=on; NixOS: hardware.raspberry-pi."4".i2c1.enable)'
@@ -96,6 +99,7 @@ class LinuxI2C:
         self._open_bus = open_bus
         self._msg = i2c_msg
         self._buses: dict[int, SMBusLike] = {}
+        self._told: dict[int, str] = {}  # bus -> the open failure last logged
         self._locks: dict[int, threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
@@ -118,7 +122,13 @@ class LinuxI2C:
                 try:
                     handle = self._open_bus(bus)
                 except OSError as exc:
-                    raise _open_error(exc, bus, address) from exc
+                    error = _open_error(exc, bus, address)
+                    # A plugin sees only `no-acknowledge(address)`; the node's log says
+                    # why, once per bus and reason, not at every poll.
+                    if self._told.get(bus) != str(error):
+                        self._told[bus] = str(error)
+                        log.warning("%s", error)
+                    raise error from exc
                 self._buses[bus] = handle
             try:
                 handle.i2c_rdwr(*msgs)

@@ -12,11 +12,19 @@ from harvester.hal.linux.gpio import LinuxGpio, find_soc_chip
 from tests.hal.linux.fakes import fake_gpiod
 
 ACTIVE, INACTIVE = gpiod.line.Value.ACTIVE, gpiod.line.Value.INACTIVE
+CHIP = "/dev/gpiochip0"
 
 
-def test_a_read_requests_the_pin_as_input_once() -> None:
+@pytest.fixture
+def dev(tmp_path: Path) -> Path:
+    """A /dev with the chip's device node (an empty file stands for it)."""
+    (tmp_path / "gpiochip0").touch()
+    return tmp_path
+
+
+def test_a_read_requests_the_pin_as_input_once(dev: Path) -> None:
     fake = fake_gpiod()
-    gpio = LinuxGpio("/dev/gpiochip0", gpiod_module=fake)
+    gpio = LinuxGpio(CHIP, gpiod_module=fake, dev=dev)
     assert gpio.read(17) is False
     fake.levels[17] = ACTIVE  # the wire goes high
     assert gpio.read(17) is True
@@ -24,9 +32,9 @@ def test_a_read_requests_the_pin_as_input_once() -> None:
     assert fake.requests[0][0] == "/dev/gpiochip0"
 
 
-def test_a_write_requests_an_output_with_the_level_then_sets_values() -> None:
+def test_a_write_requests_an_output_with_the_level_then_sets_values(dev: Path) -> None:
     fake = fake_gpiod()
-    gpio = LinuxGpio("/dev/gpiochip0", gpiod_module=fake)
+    gpio = LinuxGpio(CHIP, gpiod_module=fake, dev=dev)
     gpio.write(23, True)
     gpio.write(23, False)
     assert fake.log == ["request 23 OUTPUT", "set 23 INACTIVE"]
@@ -38,17 +46,17 @@ def test_a_write_requests_an_output_with_the_level_then_sets_values() -> None:
     assert len(fake.requests) == 1
 
 
-def test_a_write_to_an_input_gives_it_back_and_takes_it_as_output() -> None:
+def test_a_write_to_an_input_gives_it_back_and_takes_it_as_output(dev: Path) -> None:
     fake = fake_gpiod()
-    gpio = LinuxGpio("/dev/gpiochip0", gpiod_module=fake)
+    gpio = LinuxGpio(CHIP, gpiod_module=fake, dev=dev)
     gpio.read(5)
     gpio.write(5, True)
     assert fake.log == ["request 5 INPUT", "release [5]", "request 5 OUTPUT"]
     assert fake.levels[5] == ACTIVE
 
 
-def test_a_pin_held_by_the_kernel_is_one_line_naming_it() -> None:
-    gpio = LinuxGpio("/dev/gpiochip0", gpiod_module=fake_gpiod(busy=frozenset({4})))
+def test_a_pin_held_by_the_kernel_is_one_line_naming_it(dev: Path) -> None:
+    gpio = LinuxGpio(CHIP, gpiod_module=fake_gpiod(busy=frozenset({4})), dev=dev)
     with pytest.raises(HalError) as err:
         gpio.read(4)
     assert type(err.value) is HalError
@@ -58,13 +66,19 @@ def test_a_pin_held_by_the_kernel_is_one_line_naming_it() -> None:
     )
 
 
-def test_close_releases_every_line() -> None:
+def test_close_releases_every_line(dev: Path) -> None:
     fake = fake_gpiod()
-    gpio = LinuxGpio("/dev/gpiochip0", gpiod_module=fake)
+    gpio = LinuxGpio(CHIP, gpiod_module=fake, dev=dev)
     gpio.read(5)
     gpio.write(6, True)
     gpio.close()
     assert all(request.released for _, _, request in fake.requests)
+
+
+def test_a_configured_chip_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(BackendUnavailable) as err:
+        LinuxGpio("/dev/gpiochip7", gpiod_module=fake_gpiod(), dev=tmp_path)
+    assert str(err.value) == "gpio: /dev/gpiochip7 does not exist ([linux] gpio_chip)"
 
 
 def test_the_soc_chip_is_found_by_its_label(tmp_path: Path) -> None:

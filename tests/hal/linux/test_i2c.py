@@ -88,14 +88,21 @@ def test_another_errno_is_a_plain_hal_error_naming_it() -> None:
     assert str(err.value) == "i2c-1 address 0x77: Protocol error (EPROTO)"
 
 
-def test_a_missing_bus_is_no_acknowledge_naming_the_device_node() -> None:
+def test_a_missing_bus_is_no_acknowledge_and_the_log_says_why_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     def absent(n: int) -> FakeSMBus:
         raise FileNotFoundError(errno.ENOENT, "No such file or directory")
 
-    with pytest.raises(NoAcknowledge) as err:
-        LinuxI2C(open_bus=absent, i2c_msg=i2c_msg).transfer(3, 0x77, b"\xd0", 1)
+    i2c = LinuxI2C(open_bus=absent, i2c_msg=i2c_msg)
+    for _ in range(3):
+        with pytest.raises(NoAcknowledge) as err:
+            i2c.transfer(3, 0x77, b"\xd0", 1)
+        assert err.value.source is NackSource.ADDRESS
     assert str(err.value).startswith("/dev/i2c-3 does not exist: enable it")
     assert "\n" not in str(err.value)
+    # The plugin sees only no-acknowledge(address): the node's log says why, once.
+    assert [r.getMessage() for r in caplog.records] == [str(err.value)]
 
 
 def test_no_permission_names_the_group() -> None:
