@@ -25,11 +25,11 @@ WS281X_DMA: Final = 10  # rpi-ws281x's default DMA channel; 5 can corrupt the SD
 
 
 class LinuxDht22(Frozen):
-    """A DHT22 on the kernel's dht11 IIO driver (dtoverlay=dht11,gpiopin=N)."""
+    """The IIO device of a DHT22 on the kernel's dht11 driver, for a sensor that cannot be
+    found by its pin (one declared with dtoverlay=dht11,gpiopin=N can)."""
 
     pin: Pin
-    # Only when the device cannot be found by its pin: e.g. "iio:device0".
-    iio_device: str | None = Field(default=None, pattern=r"^iio:device[0-9]+$")
+    iio_device: str = Field(pattern=r"^iio:device[0-9]+$")  # e.g. "iio:device0"
 
 
 class LinuxLedStrip(Frozen):

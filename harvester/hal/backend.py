@@ -6,6 +6,7 @@ Backends know nothing of plugins or grants: the facade (facade.py) checks those 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Final, Protocol, runtime_checkable
 
@@ -19,6 +20,9 @@ from harvester.hal.capabilities import (
     LedStrips,
     SystemInfo,
 )
+from harvester.hal.errors import HalError
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -61,7 +65,11 @@ class Backend:
 
     def close(self) -> None:
         """Release what the parts hold; parts without a `close` hold nothing. The buzzer
-        goes first: an active one is silenced through the gpio part."""
+        goes first: an active one is silenced through the gpio part. A part that fails to
+        close is logged and the others are still closed (this runs at shutdown)."""
         for part in (self.buzzer, self.leds, self.dht22, self.system, self.gpio, self.i2c):
             if isinstance(part, Closable):
-                part.close()
+                try:
+                    part.close()
+                except HalError as exc:
+                    log.warning("%s backend: closing %s: %s", self.name, type(part).__name__, exc)

@@ -20,11 +20,11 @@ def load(tmp_path: Path, body: str) -> LinuxConfig:
 def test_the_seed_wiring_loads(tmp_path: Path) -> None:
     linux = load(
         tmp_path,
-        '[[linux.dht22]]\npin = 4\n'
+        '[[linux.dht22]]\npin = 4\niio_device = "iio:device0"\n'
         '[[linux.leds]]\nstrip = 0\ngpio = 18\npixels = 8\nbrightness = 64\n'
         '[[linux.buzzer]]\npin = 12\nkind = "pwm"\n',
     )  # fmt: skip
-    assert [s.pin for s in linux.dht22] == [4]
+    assert [(s.pin, s.iio_device) for s in linux.dht22] == [(4, "iio:device0")]
     (strip,) = linux.leds
     assert (strip.gpio, strip.pixels, strip.brightness, strip.channel) == (18, 8, 64, 0)
     (buzzer,) = linux.buzzer
@@ -44,9 +44,10 @@ def test_the_section_defaults_to_no_extra_hardware() -> None:
         ('[[linux.buzzer]]\npin = 4\nkind = "piezo"\n', "linux.buzzer[0].kind", "'piezo'"),
         ('[[linux.dht22]]\npin = 4\niio_device = "dht0"\n', "linux.dht22[0].iio_device", "'dht0'"),
         ('[linux]\ngpio_chip = "/dev/mem"\n', "linux.gpio_chip", "'/dev/mem'"),
-        ('[[linux.dht22]]\npin = 4\n[[linux.dht22]]\npin = 4\n', "linux.dht22",
+        ('[[linux.dht22]]\npin = 4\niio_device = "iio:device0"\n' * 2, "linux.dht22",
          "two dht22 sensors on gpio 4"),
-        ('[[linux.dht22]]\npin = 18\n[[linux.leds]]\nstrip = 0\npixels = 1\n', "linux",
+        ('[[linux.dht22]]\npin = 18\niio_device = "iio:device0"\n'
+         '[[linux.leds]]\nstrip = 0\npixels = 1\n', "linux",
          "gpio 18 is used by two devices"),
     ],
 )  # fmt: skip

@@ -7,10 +7,12 @@ serialised by a lock of its own: two plugins never interleave a transaction.
 
 The errno the adapter driver returns is mapped to the WIT `hal-error` case, following the
 kernel's Documentation/i2c/fault-codes.rst and what i2c-bcm2835 (the Pi's controller)
-returns: ENXIO (address not acknowledged) and EREMOTEIO (i2c-bcm2835's answer to any NACK)
-→ NoAcknowledge(ADDRESS); ETIMEDOUT → HalTimeout; EAGAIN (lost arbitration) →
-ArbitrationLoss; EIO (i2c-bcm2835: clock-stretch timeout and other faults) and EBUSY (bus
-busy too long) → BusError. No Linux I2C errno means an overrun, so Overrun is never raised.
+returns: ENXIO (address not acknowledged) and EREMOTEIO (i2c-bcm2835, when the
+controller's ERR flag is set: by the BCM2835 datasheet, the slave did not acknowledge its
+address) → NoAcknowledge(ADDRESS); ETIMEDOUT → HalTimeout; EAGAIN (lost arbitration) →
+ArbitrationLoss; EIO (i2c-bcm2835: a clock-stretch timeout, CLKT, or another fault) and
+EBUSY (bus busy too long) → BusError. No I2C errno means an overrun: Overrun is never
+raised.
 """
 
 from __future__ import annotations

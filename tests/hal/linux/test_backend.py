@@ -11,7 +11,14 @@ import pytest
 from smbus2 import i2c_msg
 
 from harvester.config import NodeConfig
-from harvester.hal import BACKEND_LINUX, Backend, BackendUnavailable, Capability, make_backend
+from harvester.hal import (
+    BACKEND_LINUX,
+    Backend,
+    BackendUnavailable,
+    Capability,
+    HalError,
+    make_backend,
+)
 from harvester.hal.linux import LinuxClock, LinuxI2C, LinuxSystemInfo, linux_backend
 from tests.hal.linux.fakes import FakeSMBus
 
@@ -84,3 +91,25 @@ def test_close_closes_the_parts() -> None:
     assert backend.i2c is not None and backend.i2c.transfer(1, 0x77, b"\xd0", 1) == b"\x61"
     backend.close()
     assert bus.closed
+
+
+def test_a_part_that_fails_to_close_does_not_stop_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class StuckBuzzers:
+        def tone(self, pin: int, frequency_hz: int, duration_ms: int) -> None: ...
+
+        def off(self, pin: int) -> None: ...
+
+        def close(self) -> None:
+            raise HalError("cannot write /sys/class/pwm/pwmchip0/pwm0/enable: Permission denied")
+
+    bus = FakeSMBus(1)
+    i2c = LinuxI2C(open_bus=lambda n: bus, i2c_msg=i2c_msg)
+    i2c.transfer(1, 0x77, b"\xd0", 0)
+    Backend(name=BACKEND_LINUX, clock=LinuxClock(), i2c=i2c, buzzer=StuckBuzzers()).close()
+    assert bus.closed
+    assert [r.getMessage() for r in caplog.records] == [
+        "linux backend: closing StuckBuzzers: cannot write /sys/class/pwm/pwmchip0/pwm0/enable:"
+        " Permission denied"
+    ]

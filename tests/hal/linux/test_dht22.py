@@ -19,19 +19,26 @@ from harvester.hal.linux.dht22 import (
 )
 from tests.hal.linux.fakes import FakeClock, make_dht11_device
 
+DRIVER_TIMEOUT_MS = 1000  # dht11.c waits HZ for the sensor's edges before ETIMEDOUT
+
 
 class Driver:
     """Reads sysfs attributes as the dht11 driver answers them: the values, or the errnos
     queued in `failures` (one per value read), counting the reads of values."""
 
-    def __init__(self, failures: Iterator[int] | None = None) -> None:
+    def __init__(
+        self, failures: Iterator[int] | None = None, clock: FakeClock | None = None
+    ) -> None:
         self.failures = failures or iter(())
+        self.clock = clock
         self.value_reads = 0
 
     def __call__(self, path: Path) -> str:
         if path.name != "name":
             self.value_reads += 1
             code = next(self.failures, None)
+            if code == errno.ETIMEDOUT and self.clock is not None:
+                self.clock.now += DRIVER_TIMEOUT_MS  # the driver waited for edges in vain
             if code is not None:
                 raise OSError(code, "driver error")
         return path.read_text()
@@ -70,31 +77,44 @@ def test_an_explicit_device_is_used_for_its_pin(tmp_path: Path) -> None:
         LinuxDht22Sensors(FakeClock(), missing, sysfs=tmp_path).read(5)
 
 
-def test_failed_reads_are_retried_apart_then_succeed(tmp_path: Path) -> None:
+def test_a_failed_read_is_retried_after_the_gap(tmp_path: Path) -> None:
     make_dht11_device(tmp_path, 0, 4)
     clock = FakeClock()
-    driver = Driver(iter([errno.EIO, errno.ETIMEDOUT]))
+    driver = Driver(iter([errno.EIO]))
     reading = LinuxDht22Sensors(clock, sysfs=tmp_path, read_attr=driver).read(4)
     assert reading == Dht22Reading(21.3, 48.7)
-    assert clock.sleeps == [RETRY_GAP_MS, RETRY_GAP_MS]
-    assert driver.value_reads == 4  # two failed attempts, then temperature and humidity
+    assert clock.sleeps == [RETRY_GAP_MS]
+    assert driver.value_reads == 3  # one failed attempt, then temperature and humidity
 
 
 def test_a_sensor_that_keeps_failing_is_a_timeout_within_the_budget(tmp_path: Path) -> None:
     make_dht11_device(tmp_path, 0, 4)
     clock = FakeClock()
-    driver = Driver(iter([errno.EIO, errno.ETIMEDOUT, errno.EIO]))
+    driver = Driver(iter([errno.EIO, errno.ETIMEDOUT]))
     sensors = LinuxDht22Sensors(clock, sysfs=tmp_path, read_attr=driver)
     with pytest.raises(HalTimeout) as err:
         sensors.read(4)
-    assert str(err.value) == (
-        "dht22 on gpio 4 (iio:device0): no valid reading in 3 attempts (EIO, ETIMEDOUT, EIO)"
-    )
-    assert clock.sleeps == [RETRY_GAP_MS, RETRY_GAP_MS]
+    assert str(err.value) == "dht22 on gpio 4 (iio:device0): no valid reading (EIO, ETIMEDOUT)"
+    assert clock.sleeps == [RETRY_GAP_MS]
     # The next read, at once, first waits out the gap: the sensor is never hammered.
     clock.sleeps.clear()
     assert sensors.read(4) == Dht22Reading(21.3, 48.7)
     assert clock.sleeps == [RETRY_GAP_MS]
+
+
+def test_a_call_ends_within_two_seconds_even_when_the_driver_waits(tmp_path: Path) -> None:
+    make_dht11_device(tmp_path, 0, 4)
+    clock = FakeClock()
+    start = clock.now
+    driver = Driver(iter([errno.ETIMEDOUT]), clock)
+    with pytest.raises(HalTimeout, match=r"no valid reading \(ETIMEDOUT\)$"):
+        LinuxDht22Sensors(clock, sysfs=tmp_path, read_attr=driver).read(4)
+    assert clock.now - start == DRIVER_TIMEOUT_MS  # past the budget: no second attempt
+    clock.now = start
+    driver = Driver(iter([errno.EIO, errno.ETIMEDOUT]), clock)
+    with pytest.raises(HalTimeout, match=r"\(EIO, ETIMEDOUT\)$"):
+        LinuxDht22Sensors(clock, sysfs=tmp_path, read_attr=driver).read(4)
+    assert clock.now - start == RETRY_GAP_MS + DRIVER_TIMEOUT_MS  # the worst case: 1.5 s
 
 
 def test_another_errno_is_a_hal_error_not_a_timeout(tmp_path: Path) -> None:
