@@ -90,10 +90,10 @@ def test_a_call_beyond_the_recording_fails_naming_the_call(tmp_path: Path) -> No
     d.begin()
     d.measure()
     with pytest.raises(ReplayMiss) as err:
-        d.measure()  # its first call is the forced-mode write: 16 + 2 + 1 calls in
+        d.measure()  # its first call is the forced-mode write: 16 + 3 + 1 calls in
     assert (
         str(err.value)
-        == "replay: no recorded answer for i2c bus 1 0x77 write 748d read 0 (call 19)"
+        == "replay: no recorded answer for i2c bus 1 0x77 write 748d read 0 (call 20)"
     )
     assert err.value.wit_case == "other"
 
