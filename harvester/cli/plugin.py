@@ -5,13 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from rich.markup import escape
 
-from harvester.build import BuildError, build_plugin, componentize_py_version, plugin_folders
-from harvester.build.user_cache import default_build_cache, default_out_dir
 from harvester.cli.ui import console, progress, report
 from harvester.config import load_node_config
 from harvester.runtime.artifacts import ArtifactCache
@@ -19,8 +16,24 @@ from harvester.runtime.errors import PluginLoadError
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    """Build every plugin folder named; 1 if any failed. Raises BuildError (before building
-    anything) when componentize-py or the contract is missing."""
+    """Build every plugin folder named; 1 if any failed, 2 (before building anything) when
+    componentize-py or the contract is missing or a folder is no plugin."""
+    # Only this command needs the build package (and componentize-py's tooling behind it).
+    from harvester.build import BuildError
+
+    try:
+        return _build(args)
+    except BuildError as exc:
+        console.print(f"[red]cannot build:[/] {escape(str(exc))}", soft_wrap=True)
+        return 2
+
+
+def _build(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from harvester.build import BuildError, build_plugin, componentize_py_version, plugin_folders
+    from harvester.build.user_cache import default_build_cache, default_out_dir
+
     out_dir = (args.out or default_out_dir()).absolute()
     cache_dir = (args.cache or default_build_cache()).absolute()
     componentize_py_version()  # one clear line now, not one failure per plugin

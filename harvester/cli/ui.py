@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from harvester.node.events import Event, LogEvent, ReadingsEvent, StateEvent
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 console = Console(stderr=True)
 out = Console(highlight=False, soft_wrap=True)  # one event, one line, even when piped
@@ -16,6 +19,9 @@ out = Console(highlight=False, soft_wrap=True)  # one event, one line, even when
 
 def progress() -> Progress:
     """Live spinners while work runs; results are printed as lines above them."""
+    # Imported here: `harvester run` shows no spinner, so it does not pay for rich.progress.
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

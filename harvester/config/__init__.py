@@ -1,5 +1,7 @@
 """Node configuration: one TOML file per node, validated at load."""
 
+from harvester.config.faults import FaultRule
+from harvester.config.linux import LinuxBuzzer, LinuxConfig, LinuxDht22, LinuxLedStrip
 from harvester.config.load import ConfigError, load_node_config
 from harvester.config.model import (
     Grants,
@@ -26,10 +28,15 @@ from harvester.config.sim import (
 
 __all__ = [
     "ConfigError",
+    "FaultRule",
     "Grants",
     "I2CGrant",
     "LedGrant",
     "Limits",
+    "LinuxBuzzer",
+    "LinuxConfig",
+    "LinuxDht22",
+    "LinuxLedStrip",
     "NodeConfig",
     "PluginConfig",
     "RestartPolicy",

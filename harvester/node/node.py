@@ -20,6 +20,7 @@ async def run_node(
 ) -> None:
     """Run every plugin of `config` until `stop` is set, then shut down in order."""
     bus = EventBus(config.name)
+    owned = backend is None  # a backend handed in belongs to the caller, who closes it
     backend = backend or make_backend(config)
     deliver = on_event or (lambda event: None)
     async with bus.subscribe() as subscription:
@@ -33,6 +34,8 @@ async def run_node(
             async with Supervisor(config, backend=backend, bus=bus):
                 await stop.wait()
         finally:
+            if owned:
+                backend.close()
             forwarder.cancel()
             while not subscription.empty():  # the last events of the stop itself
                 deliver(subscription.get_nowait())

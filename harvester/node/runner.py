@@ -21,7 +21,7 @@ import wasmtime
 
 from harvester.config import PluginConfig, RestartPolicy
 from harvester.constants import ABANDON_GRACE_MS, LogLevel
-from harvester.hal import Backend, PluginHal
+from harvester.hal import Backend, PluginHal, tap
 from harvester.node.events import EventBus, PluginState, Reading, ReadingsEvent, StateEvent
 from harvester.node.latest import LatestReadings
 from harvester.node.plugin_log import PluginLog
@@ -118,7 +118,16 @@ class PluginRunner:
         self._clock = clock or LoopClock()
         self.log = PluginLog(config.name, bus)
         self._latest = latest
-        self._hal = PluginHal(backend, config.grants, on_refusal=self.log.refused, readings=latest)
+        # Recorded, replayed or faulted if the plugin's config asks (docs/recording.md).
+        self.hardware = tap.for_plugin(
+            backend,
+            config,
+            node=bus.node,
+            report=lambda line: self.log.host_says(LogLevel.WARN, line),
+        )
+        self._hal = PluginHal(
+            self.hardware, config.grants, on_refusal=self.log.refused, readings=latest
+        )
         self._loaded: LoadedComponent | None = None
         self.live: LiveInstance | None = None
         # Every instance thread in use (a starting one too; two during a swap), with its
@@ -433,5 +442,6 @@ class PluginRunner:
         return threads
 
     def stopped(self) -> None:
+        tap.close(self.hardware)  # a recording is complete on disk once the node stopped
         if self.state != "quarantined":
             self._set_state("stopped")
