@@ -23,7 +23,9 @@ from harvester.build.errors import BuildError, ManifestError
 from harvester.build.manifest import MANIFEST_NAME, PluginManifest, load_manifest
 from harvester.build.requirements import install_requirements
 
-_SKIP_DIRS = {"__pycache__", "build", ".pytest_cache"}
+# Not part of a component: bytecode, build output, and HAL recordings that tests replay
+# (plugins/bme680/recordings), which change without the plugin changing.
+_SKIP_DIRS = {"__pycache__", "build", ".pytest_cache", "recordings"}
 # Data files a plugin reads while it is imported (at build time, see plugins/sdk/README.md)
 # end up in the component as much as its code does.
 _PLUGIN_FILES = (".py", ".toml", ".bin", ".json", ".txt")

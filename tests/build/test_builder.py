@@ -197,3 +197,11 @@ def test_requirements_go_on_the_python_path_after_the_sdk(
     [cmd] = seen
     paths = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "-p"]
     assert [Path(p).name for p in paths] == ["plugin", "sdk", "deps"]
+
+
+def test_recordings_beside_a_plugin_are_not_part_of_it(tree) -> None:
+    before = digest(tree)
+    (tree[0] / "recordings").mkdir(exist_ok=True)  # bme680 has its own
+    (tree[0] / "recordings" / "new-run.toml").write_text("[recording]\n")
+    (tree[0] / "recordings" / "new-run.readings.json").write_text("[]\n")
+    assert digest(tree) == before
