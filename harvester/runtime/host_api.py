@@ -195,4 +195,10 @@ def build_linker(
                 d.define(inst, IFACE_SYSTEM_INFO, "get-cpu-usage", hal.cpu_usage_percent, 0.0)
                 d.define(inst, IFACE_SYSTEM_INFO, "get-uptime", hal.uptime_s, 0)
                 d.define(inst, IFACE_SYSTEM_INFO, "get-cpu-temp", hal.cpu_temp_c, _other)
+
+                def disk_usage() -> Record:
+                    u = hal.disk_usage()
+                    return record(total_bytes=u.total_bytes, used_bytes=u.used_bytes)
+
+                d.define(inst, IFACE_SYSTEM_INFO, "get-disk-usage", disk_usage, _other)
     return linker
