@@ -12,7 +12,12 @@ from pydantic import Field, field_validator, model_validator
 
 from harvester.config.base import Frozen, I2CAddress, I2CBus, Pin, repeated
 from harvester.config.sim import SimConfig
-from harvester.constants import LED_MAX_PIXELS, LED_MAX_STRIPS, MAX_CALL_TIMEOUT_MS
+from harvester.constants import (
+    LED_MAX_PIXELS,
+    LED_MAX_STRIPS,
+    MAX_CALL_TIMEOUT_MS,
+    NATIVE_MONITOR,
+)
 
 PLUGIN_NAME = r"^[a-z][a-z0-9-]{0,31}$"
 SettingValue = str | int | float | bool
@@ -96,6 +101,15 @@ class PluginConfig(Frozen):
         return self.component or self.name
 
 
+class NativeConfig(Frozen):
+    """Services the host runs itself, outside the sandbox, for boards too small for it."""
+
+    # The health monitor (CPU, memory, SoC temperature, uptime, disk), reporting as the
+    # plugin `pizero-monitor` with pi4-monitor's metrics (harvester/node/native_monitor.py).
+    monitor: bool = False
+    monitor_interval_s: float = Field(default=30.0, ge=0.01, le=86_400)
+
+
 class NodeConfig(Frozen):
     name: str = Field(pattern=PLUGIN_NAME)
     role: Literal["hub", "spoke"] = "spoke"
@@ -105,6 +119,7 @@ class NodeConfig(Frozen):
     restart: RestartPolicy = RestartPolicy()
     sim: SimConfig = SimConfig()
     plugins: tuple[PluginConfig, ...] = ()
+    native: NativeConfig = NativeConfig()
 
     @field_validator("plugins")
     @classmethod
@@ -113,3 +128,11 @@ class NodeConfig(Frozen):
         if dupes:
             raise ValueError(f"plugin names must be unique; repeated: {', '.join(dupes)}")
         return plugins
+
+    @model_validator(mode="after")
+    def _native_name_is_free(self) -> NodeConfig:
+        if self.native.monitor and any(p.name == NATIVE_MONITOR for p in self.plugins):
+            raise ValueError(
+                f"native.monitor reports as {NATIVE_MONITOR!r}: a plugin of that name clashes"
+            )
+        return self
