@@ -4,6 +4,7 @@ One place for them, so a rename in wit/ is a one-line change here. The enums mir
 the WIT enums and variant cases (tests/test_constants.py checks them against wit/).
 """
 
+import re
 from enum import StrEnum
 from typing import Final
 
@@ -14,6 +15,22 @@ WIT_VERSION: Final = "1.1.0"
 def wit_interface(name: str) -> str:
     """The fully qualified name of one of our WIT interfaces, as a component imports it."""
     return f"{WIT_PACKAGE}/{name}@{WIT_VERSION}"
+
+
+_OUR_NAME = re.compile(rf"^{re.escape(WIT_PACKAGE)}/([a-z][a-z0-9-]*)@(\d+)\.(\d+)\.(\d+)$")
+_MAJOR, _MINOR = (int(part) for part in WIT_VERSION.split(".")[:2])
+
+
+def current_interface(name: str) -> str:
+    """`name` as this host knows it: one of our interfaces at a version this host serves
+    (same major, minor not newer: 1.0 components keep working) becomes its current name;
+    anything else (WASI, a newer minor, another major) comes back unchanged, and so is
+    not one of ours. wasmtime's linker does the same semver match when it links."""
+    match = _OUR_NAME.match(name)
+    if match is None:
+        return name
+    iface, major, minor = match.group(1), int(match.group(2)), int(match.group(3))
+    return wit_interface(iface) if major == _MAJOR and minor <= _MINOR else name
 
 
 IFACE_TYPES: Final = wit_interface("types")

@@ -141,12 +141,17 @@ async def test_plugin_build_of_a_plugins_folder_goes_to_the_user_cache(
 
 async def test_an_unavailable_backend_exits_2_saying_why(tmp_path: Path) -> None:
     config = tmp_path / "node.toml"
-    config.write_text('[node]\nname = "pi4"\nbackend = "linux"\n')
+    # A GPIO chip that is not there (or, without gpiod installed, gpiod itself).
+    config.write_text(
+        '[node]\nname = "pi4"\nbackend = "linux"\n[linux]\ngpio_chip = "/dev/gpiochip99"\n'
+        '[[plugins]]\nname = "relay"\ngrants = { gpio = [17] }\n'
+    )
     proc = await harvester("run", "--config", str(config))
     async with asyncio.timeout(30):
         _, err = await proc.communicate()
     assert proc.returncode == 2
-    assert "cannot run: node 'pi4': backend 'linux' is not implemented yet" in err.decode()
+    *_, line = err.decode().splitlines()  # after the "node pi4 (...)" banner
+    assert line.startswith("cannot run: node 'pi4' (backend linux): gpio")
     assert "Traceback" not in err.decode()
 
 

@@ -10,12 +10,12 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from harvester.build import BuildError
-from harvester.cli import plugin, run, scan
+from harvester.cli import plugin, record, run, scan
 from harvester.cli.ui import console
 from harvester.config import ConfigError
 from harvester.hal.errors import BackendUnavailable
 
-COMMANDS = (run, plugin, scan)
+COMMANDS = (run, plugin, record, scan)
 
 
 def parser() -> argparse.ArgumentParser:

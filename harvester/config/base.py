@@ -7,11 +7,14 @@ from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harvester.constants import LED_MAX_STRIPS
+
 H = TypeVar("H", bound=Hashable)
 
 I2CAddress = Annotated[int, Field(ge=0x03, le=0x77)]  # the 7-bit range that is not reserved
 I2CBus = Annotated[int, Field(ge=0, le=255)]  # /dev/i2c-N
 Pin = Annotated[int, Field(ge=0, le=53)]  # BCM numbering on the Pi's 54-pin controller
+LedStrip = Annotated[int, Field(ge=0, lt=LED_MAX_STRIPS)]  # the node's WS2812B strips
 
 
 class Frozen(BaseModel):

@@ -75,6 +75,7 @@ def _resolve_paths(config: NodeConfig, base: Path) -> NodeConfig:
             "plugin_dir": (base / config.plugin_dir).resolve(),
             "cache_dir": (base / config.cache_dir).resolve(),
             "sim": config.sim.with_base(base),
+            "plugins": tuple(p.with_base(base) for p in config.plugins),
         }
     )
 

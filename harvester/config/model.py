@@ -6,18 +6,15 @@ A node config is one TOML file per node; see docs/config.md for every key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from harvester.config.base import Frozen, I2CAddress, I2CBus, Pin, repeated
+from harvester.config.base import Frozen, I2CAddress, I2CBus, LedStrip, Pin, repeated
+from harvester.config.faults import FaultRule
+from harvester.config.linux import LinuxConfig
 from harvester.config.sim import SimConfig
-from harvester.constants import (
-    LED_MAX_PIXELS,
-    LED_MAX_STRIPS,
-    MAX_CALL_TIMEOUT_MS,
-    NATIVE_MONITOR,
-)
+from harvester.constants import LED_MAX_PIXELS, MAX_CALL_TIMEOUT_MS, NATIVE_MONITOR
 
 PLUGIN_NAME = r"^[a-z][a-z0-9-]{0,31}$"
 SettingValue = str | int | float | bool
@@ -26,9 +23,6 @@ SettingValue = str | int | float | bool
 class I2CGrant(Frozen):
     bus: I2CBus
     addresses: tuple[I2CAddress, ...] = Field(min_length=1)
-
-
-LedStrip = Annotated[int, Field(ge=0, lt=LED_MAX_STRIPS)]
 
 
 class LedGrant(Frozen):
@@ -95,10 +89,35 @@ class PluginConfig(Frozen):
     limits: Limits = Limits()
     grants: Grants = Grants()
     settings: dict[str, SettingValue] = Field(default_factory=dict)
+    # Record this plugin's hardware transactions to a file, or answer them from one
+    # instead of the hardware (docs/recording.md); and faults to inject into them.
+    record: Path | None = None
+    replay: Path | None = None
+    faults: tuple[FaultRule, ...] = ()
+
+    @model_validator(mode="after")
+    def _record_or_replay(self) -> Self:
+        if self.record is not None and self.replay is not None:
+            raise ValueError("record and replay exclude each other: give one of them")
+        return self
 
     @property
     def component_name(self) -> str:
         return self.component or self.name
+
+    @property
+    def tapped(self) -> bool:
+        """Whether its hardware calls are recorded, replayed or faulted."""
+        return self.record is not None or self.replay is not None or bool(self.faults)
+
+    def with_base(self, base: Path) -> Self:
+        """This plugin with relative `record` and `replay` paths made relative to `base`."""
+        update = {
+            name: (base / value).resolve()
+            for name in ("record", "replay")
+            if isinstance(value := getattr(self, name), Path)
+        }
+        return self.model_copy(update=update) if update else self
 
 
 class NativeConfig(Frozen):
@@ -118,6 +137,7 @@ class NodeConfig(Frozen):
     cache_dir: Path = Path(".harvester/artifacts")
     restart: RestartPolicy = RestartPolicy()
     sim: SimConfig = SimConfig()
+    linux: LinuxConfig = LinuxConfig()
     plugins: tuple[PluginConfig, ...] = ()
     native: NativeConfig = NativeConfig()
 

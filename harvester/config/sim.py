@@ -10,11 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from harvester.config.base import Frozen, I2CAddress, I2CBus, Pin, repeated
+from harvester.config.base import Frozen, I2CAddress, I2CBus, LedStrip, Pin, repeated
+from harvester.constants import LED_MAX_PIXELS
 
 BME680_DEFAULT_ADDRESS = 0x77  # SDO high; 0x76 with SDO low
+SSD1306_ADDRESSES = (0x3C, 0x3D)  # SA0 (D/C# in I2C mode) low / high; nothing else
+WS2812B_DEFAULT_PIN = 18  # PWM0, the pin rpi-ws281x drives by default
 
 
 class SimDevice(Frozen):
@@ -57,8 +60,31 @@ class SimBme680(SimI2CDevice):
     noise: SimNoise | None = None
 
 
+class SimSsd1306(SimI2CDevice):
+    """A 128x64 SSD1306 OLED (docs/ssd1306-sim.md)."""
+
+    device: Literal["ssd1306"]
+    address: I2CAddress = SSD1306_ADDRESSES[0]
+    # Panels with an external VCC supply light up without the internal charge pump.
+    external_vcc: bool = False
+
+    @field_validator("address")
+    @classmethod
+    def _sa0_address(cls, address: int) -> int:
+        if address not in SSD1306_ADDRESSES:
+            raise ValueError(f"an ssd1306 answers only at 0x3c or 0x3d, not {address:#04x}")
+        return address
+
+
 # Every simulated I2C device, told apart by its `device` key. Add new ones to this union.
-SimI2CDeviceConfig = Annotated[SimBme680, Field(discriminator="device")]
+SimI2CDeviceConfig = Annotated[SimBme680 | SimSsd1306, Field(discriminator="device")]
+
+
+class SimDrift(Frozen):
+    """A slow random walk of the truth, bounded to +- these around the configured value."""
+
+    temperature_c: float = Field(default=0.5, ge=0, le=20)
+    humidity_rh: float = Field(default=2.0, ge=0, le=50)
 
 
 class SimDht22(SimDevice):
@@ -67,6 +93,32 @@ class SimDht22(SimDevice):
     humidity_rh: float = Field(default=50.0, ge=0, le=100)
     # Share of reads that fail, as the real sensor's do now and then.
     failure_rate: float = Field(default=0.05, ge=0, le=1)
+    # The room's own slow change; `{}` = the defaults above, absent = a constant truth.
+    drift: SimDrift | None = None
+
+
+class SimLedStrip(SimDevice):
+    """A WS2812B strip: `strip` is the number plugins' grants name."""
+
+    strip: LedStrip = 0
+    pixels: int = Field(default=8, ge=1, le=LED_MAX_PIXELS)
+    pin: Pin = WS2812B_DEFAULT_PIN
+
+
+class SimBuzzer(SimDevice):
+    """A buzzer on a pin: `pwm` (passive, sounds the frequency) or `active` (on/off only)."""
+
+    pin: Pin = 13
+    kind: Literal["pwm", "active"] = "pwm"
+
+
+class SimGpioPin(SimDevice):
+    """A plain pin wired to something: an input (a button, a contact) with the level it
+    reads, or an output (a relay, an LED) starting at `level`."""
+
+    pin: Pin
+    mode: Literal["input", "output"] = "input"
+    level: bool = False
 
 
 class SimConfig(Frozen):
@@ -75,6 +127,9 @@ class SimConfig(Frozen):
     seed: int = 0
     i2c: tuple[SimI2CDeviceConfig, ...] = ()
     dht22: tuple[SimDht22, ...] = ()
+    leds: tuple[SimLedStrip, ...] = ()
+    buzzer: tuple[SimBuzzer, ...] = ()
+    gpio: tuple[SimGpioPin, ...] = ()
     cpu_temp_c: float = Field(default=48.0, ge=-40, le=125)
 
     @field_validator("i2c")
@@ -95,6 +150,30 @@ class SimConfig(Frozen):
         if dupes:
             raise ValueError(f"two dht22 sensors on gpio {', '.join(map(str, dupes))}")
         return sensors
+
+    @field_validator("leds")
+    @classmethod
+    def _unique_strips(cls, strips: tuple[SimLedStrip, ...]) -> tuple[SimLedStrip, ...]:
+        dupes = sorted(repeated(s.strip for s in strips))
+        if dupes:
+            raise ValueError(f"led strip {', '.join(map(str, dupes))} is listed twice")
+        return strips
+
+    @model_validator(mode="after")
+    def _one_owner_per_pin(self) -> Self:
+        # A pin is wired to one thing: two devices on it are a wiring mistake.
+        owners: dict[int, str] = {}
+        for kind, pins in (
+            ("dht22", [d.pin for d in self.dht22]),
+            ("led strip", [s.pin for s in self.leds]),
+            ("buzzer", [b.pin for b in self.buzzer]),
+            ("gpio", [g.pin for g in self.gpio]),
+        ):
+            for pin in pins:
+                if pin in owners:
+                    raise ValueError(f"gpio {pin} is wired to both a {owners[pin]} and a {kind}")
+                owners[pin] = kind
+        return self
 
     def devices(self) -> tuple[SimDevice, ...]:
         """Every device listed, in field order: each tuple field's SimDevice items."""

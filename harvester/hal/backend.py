@@ -6,8 +6,9 @@ Backends know nothing of plugins or grants: the facade (facade.py) checks those 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
 from harvester.hal.capabilities import (
     I2C,
@@ -19,6 +20,17 @@ from harvester.hal.capabilities import (
     LedStrips,
     SystemInfo,
 )
+from harvester.hal.errors import HalError
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """A part that holds something (an open bus, requested lines, a sounding buzzer)."""
+
+    def close(self) -> None: ...
+
 
 BACKEND_SIM: Final = "sim"
 BACKEND_LINUX: Final = "linux"
@@ -50,3 +62,14 @@ class Backend:
             Capability.BUZZER: self.buzzer,
         }
         return frozenset(c for c, part in present.items() if part is not None)
+
+    def close(self) -> None:
+        """Release what the parts hold; parts without a `close` hold nothing. The buzzer
+        goes first: an active one is silenced through the gpio part. A part that fails to
+        close is logged and the others are still closed (this runs at shutdown)."""
+        for part in (self.buzzer, self.leds, self.dht22, self.system, self.gpio, self.i2c):
+            if isinstance(part, Closable):
+                try:
+                    part.close()
+                except HalError as exc:
+                    log.warning("%s backend: closing %s: %s", self.name, type(part).__name__, exc)

@@ -17,12 +17,9 @@ def _sim(config: NodeConfig) -> Backend:
 
 
 def _linux(config: NodeConfig) -> Backend:
-    # The seam for a later issue: smbus2, gpiod, the IIO dht11 driver and psutil, each
-    # imported lazily by its capability so the host runs anywhere.
-    raise BackendUnavailable(
-        f"node {config.name!r}: backend {BACKEND_LINUX!r} is not implemented yet;"
-        f" use backend = {BACKEND_SIM!r}"
-    )
+    from harvester.hal.linux.backend import linux_backend  # hardware libraries load lazily
+
+    return linux_backend(config)
 
 
 BACKENDS: Final[Mapping[str, Callable[[NodeConfig], Backend]]] = {

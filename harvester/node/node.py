@@ -23,6 +23,7 @@ async def run_node(
     """Run every plugin of `config` (and the native services it enables) until `stop` is
     set, then shut down in reverse order."""
     bus = EventBus(config.name)
+    owned = backend is None  # a backend handed in belongs to the caller, who closes it
     backend = backend or make_backend(config)
     deliver = on_event or (lambda event: None)
     async with bus.subscribe() as subscription:
@@ -43,6 +44,8 @@ async def run_node(
                     )
                 await stop.wait()
         finally:
+            if owned:
+                backend.close()
             forwarder.cancel()
             while not subscription.empty():  # the last events of the stop itself
                 deliver(subscription.get_nowait())

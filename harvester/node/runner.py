@@ -13,19 +13,33 @@ import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import wasmtime
 
 from harvester.config import PluginConfig, RestartPolicy
 from harvester.constants import ABANDON_GRACE_MS, LogLevel
-from harvester.hal import Backend, PluginHal
+from harvester.hal import Backend, PluginHal, tap
 from harvester.node.events import EventBus, PluginState, Reading, ReadingsEvent, StateEvent
+from harvester.node.latest import LatestReadings
 from harvester.node.plugin_log import PluginLog
+from harvester.runtime.actuator import (
+    ActuatorExport,
+    ArgValue,
+    Command,
+    CommandRejected,
+    check_arguments,
+)
 from harvester.runtime.artifacts import ArtifactCache
-from harvester.runtime.errors import HostError, PluginFault, PluginLoadError, PluginReportedError
+from harvester.runtime.errors import (
+    HostError,
+    PluginError,
+    PluginFault,
+    PluginLoadError,
+    PluginReportedError,
+)
 from harvester.runtime.host_api import ENDS_AT_DEADLINE
 from harvester.runtime.loader import LoadedComponent, load_component
 from harvester.runtime.plugin import PluginInstance
@@ -34,8 +48,8 @@ from harvester.runtime.worker import InstanceThread, detached
 
 T = TypeVar("T")
 log = logging.getLogger("harvester.node")
-# Export interfaces a runner knows how to drive (actuators, HTTP handlers: later issues).
-DRIVABLE = (SensorExport.INTERFACE,)
+# Export interfaces a runner knows how to drive (HTTP handlers: a later issue).
+DRIVABLE = (SensorExport.INTERFACE, ActuatorExport.INTERFACE)
 
 
 class RunnerClock(Protocol):
@@ -56,11 +70,24 @@ class LoopClock:
 
 @dataclass
 class LiveInstance:
-    """An instance and the thread that owns it."""
+    """An instance, the thread that owns it and what it exports. Its calls take turns
+    (`turn`): a command waits for a poll to end, so neither waits inside the other's
+    deadline."""
 
     instance: PluginInstance
     thread: InstanceThread
-    sensor: SensorExport
+    sensor: SensorExport | None
+    actuator: ActuatorExport | None
+    commands: dict[str, Command] = field(default_factory=dict)
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Set when a command faults the instance: the run loop restarts it.
+    fault: asyncio.Future[PluginFault] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class CommandUnavailable(PluginError):
+    """The plugin cannot take commands now: it exports no actuator, or is not running."""
 
 
 class PluginRunner:
@@ -75,6 +102,7 @@ class PluginRunner:
         bus: EventBus,
         restart: RestartPolicy,
         clock: RunnerClock | None = None,
+        latest: LatestReadings | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
@@ -89,7 +117,17 @@ class PluginRunner:
         self._restart = restart
         self._clock = clock or LoopClock()
         self.log = PluginLog(config.name, bus)
-        self._hal = PluginHal(backend, config.grants, on_refusal=self.log.refused)
+        self._latest = latest
+        # Recorded, replayed or faulted if the plugin's config asks (docs/recording.md).
+        self.hardware = tap.for_plugin(
+            backend,
+            config,
+            node=bus.node,
+            report=lambda line: self.log.host_says(LogLevel.WARN, line),
+        )
+        self._hal = PluginHal(
+            self.hardware, config.grants, on_refusal=self.log.refused, readings=latest
+        )
         self._loaded: LoadedComponent | None = None
         self.live: LiveInstance | None = None
         # Every instance thread in use (a starting one too; two during a swap), with its
@@ -136,7 +174,8 @@ class PluginRunner:
         return loaded
 
     async def start(self, loaded: LoadedComponent) -> tuple[LiveInstance, tuple[Metric, ...]]:
-        """A new instance of `loaded` in a thread of its own, initialised and described.
+        """A new instance of `loaded` in a thread of its own, initialised and described
+        (its metrics, if it is a sensor; its commands, if an actuator).
 
         It runs beside any other instance (hot reload swaps them). Raises PluginFault,
         PluginReportedError (init refused) or PluginLoadError; on any of them the new
@@ -145,7 +184,7 @@ class PluginRunner:
         thread = InstanceThread(self.name)
         self._active[thread] = None
 
-        def make() -> tuple[PluginInstance, SensorExport]:
+        def make() -> tuple[PluginInstance, SensorExport | None, ActuatorExport | None]:
             made = PluginInstance(
                 name=self.name,
                 engine=self._engine,
@@ -157,17 +196,24 @@ class PluginRunner:
                 imports=loaded.imports,
                 exports=loaded.exports,
             )
-            sensor = made.export(SensorExport)
-            if sensor is None:
-                raise PluginLoadError(self.name, f"does not export {SensorExport.INTERFACE}")
-            return made, sensor
+            sensor, actuator = made.export(SensorExport), made.export(ActuatorExport)
+            if sensor is None and actuator is None:  # load_component checked; be sure
+                raise PluginLoadError(self.name, f"exports none of {', '.join(DRIVABLE)}")
+            return made, sensor, actuator
 
+        settings = dict(self.config.settings)
+        metrics: tuple[Metric, ...] = ()
         try:
-            instance, sensor = await self.call(thread, None, make)
+            instance, sensor, actuator = await self.call(thread, None, make)
             self._active[thread] = instance
-            live = LiveInstance(instance, thread, sensor)
-            await self.call(thread, instance, lambda: sensor.init(dict(self.config.settings)))
-            metrics = await self.call(thread, instance, sensor.describe)
+            live = LiveInstance(instance, thread, sensor, actuator)
+            if sensor is not None:
+                await self.call(thread, instance, lambda: sensor.init(settings))
+                metrics = await self.call(thread, instance, sensor.describe)
+            if actuator is not None:
+                await self.call(thread, instance, lambda: actuator.init(settings))
+                commands = await self.call(thread, instance, actuator.commands)
+                live.commands = {c.name: c for c in commands}
         except BaseException:
             self._retire(thread)
             raise
@@ -228,7 +274,7 @@ class PluginRunner:
                 self.live, metrics = await self.start(loaded)
                 self._metrics = {m.name: m for m in metrics}
                 self._set_state("running")
-                await self._poll_loop(self.live)  # returns only by raising
+                await self._serve(self.live)  # returns only by raising
             except PluginLoadError as exc:
                 self.log.host_says(LogLevel.ERROR, f"cannot start: {exc.detail}")
                 self._set_state("quarantined", exc.detail)
@@ -272,6 +318,8 @@ class PluginRunner:
             )
             self.log.host_says(LogLevel.ERROR, reason)
             self._set_state("quarantined", reason)
+            if self._latest is not None:
+                self._latest.forget(self.name)
             return False
         self.log.host_says(
             LogLevel.WARN,
@@ -281,12 +329,27 @@ class PluginRunner:
         await self._clock.sleep(backoff)  # the designed pause before a restart
         return True
 
-    async def _poll_loop(self, live: LiveInstance) -> None:
+    async def _serve(self, live: LiveInstance) -> None:
+        """Poll a sensor, answer an actuator's commands; raise the first fault of either."""
+        if live.sensor is None:
+            raise await live.fault
+        polling = asyncio.ensure_future(self._poll_loop(live, live.sensor))
+        try:
+            waits: list[asyncio.Future[Any]] = [polling, live.fault]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            polling.cancel()
+        if live.fault.done():
+            raise live.fault.result()
+        polling.result()  # raises the poll loop's fault
+
+    async def _poll_loop(self, live: LiveInstance, sensor: SensorExport) -> None:
         interval = self.config.poll_interval_s
         next_at = self._clock.now()
         while True:
             try:
-                readings = await self.call(live.thread, live.instance, live.sensor.poll)
+                async with live.turn:
+                    readings = await self.call(live.thread, live.instance, sensor.poll)
             except PluginReportedError as exc:
                 self.log.host_says(LogLevel.WARN, f"poll failed: {exc.detail}")
             else:
@@ -317,7 +380,53 @@ class PluginRunner:
                 f"dropped {len(dropped)} readings (not described or not finite): {shown}",
             )
         if good:
+            if self._latest is not None:
+                self._latest.update(self.name, good)
             self._bus.publish(ReadingsEvent(self.name, tuple(good)))
+
+    # -- commands -------------------------------------------------------------------------
+
+    @property
+    def commands(self) -> dict[str, Command]:
+        """The commands the live instance answers (empty when it is not running)."""
+        return dict(self.live.commands) if self.live is not None else {}
+
+    async def command(self, name: str, arguments: dict[str, ArgValue]) -> dict[str, ArgValue]:
+        """Run command `name` in the live instance, under its grants and deadline.
+
+        Raises CommandUnavailable (not an actuator, or not running), CommandRejected (the
+        host refused the request: unknown command or argument, wrong kind),
+        PluginReportedError (the plugin refused or failed it; it is fine) or PluginFault
+        (the command killed the instance; it is restarted as after any fault).
+        """
+        live = self.live
+        if live is None or live.actuator is None or self.state != "running":
+            what = "is not running" if live is None else "answers no commands"
+            raise CommandUnavailable(self.name, f"{what} (state {self.state})")
+        spec = live.commands.get(name)
+        if spec is None:
+            known = ", ".join(sorted(live.commands)) or "none"
+            raise CommandRejected(self.name, f"unknown command {name!r} (it answers: {known})")
+        args = check_arguments(self.name, spec, arguments)
+        actuator = live.actuator
+        try:
+            async with live.turn:
+                if live.fault.done() or live is not self.live:
+                    raise CommandUnavailable(self.name, "was restarting; try again")
+                result = await self.call(
+                    live.thread, live.instance, lambda: actuator.invoke(name, args)
+                )
+        except PluginReportedError as exc:
+            self.log.host_says(LogLevel.WARN, f"command {name} failed: {exc.detail}")
+            raise
+        except PluginFault as exc:
+            if not live.fault.done():
+                live.fault.set_result(exc)
+            raise
+        finally:
+            self.log.flush()
+        self.log.host_says(LogLevel.INFO, f"command {name} done")
+        return result
 
     # -- stopping -------------------------------------------------------------------------
 
@@ -333,5 +442,6 @@ class PluginRunner:
         return threads
 
     def stopped(self) -> None:
+        tap.close(self.hardware)  # a recording is complete on disk once the node stopped
         if self.state != "quarantined":
             self._set_state("stopped")

@@ -19,7 +19,9 @@ from harvester.config import NodeConfig
 from harvester.constants import STOP_WAIT_S
 from harvester.hal import Backend
 from harvester.node.events import EventBus
-from harvester.node.runner import PluginRunner, RunnerClock
+from harvester.node.latest import LatestReadings
+from harvester.node.runner import CommandUnavailable, PluginRunner, RunnerClock
+from harvester.runtime.actuator import ArgValue
 from harvester.runtime.artifacts import ArtifactCache
 from harvester.runtime.engine import EpochTicker, make_engine
 from harvester.runtime.worker import InstanceThread
@@ -46,6 +48,7 @@ class Supervisor:
         self._engine = engine or make_engine()
         self._ticker = EpochTicker(self._engine)
         self.artifacts = ArtifactCache(config.cache_dir)
+        self.latest = LatestReadings(config.name)
         self.runners = {
             p.name: PluginRunner(
                 p,
@@ -56,11 +59,24 @@ class Supervisor:
                 bus=bus,
                 restart=config.restart,
                 clock=clock,
+                latest=self.latest,
             )
             for p in config.plugins
         }
         self._tasks: list[asyncio.Task[None]] = []
         self.abandoned_at_stop = 0
+
+    async def command(
+        self, plugin: str, name: str, arguments: dict[str, ArgValue]
+    ) -> dict[str, ArgValue]:
+        """Run command `name` of actuator plugin `plugin` (see PluginRunner.command).
+
+        Raises CommandUnavailable for a plugin this node does not run, and what
+        PluginRunner.command raises."""
+        runner = self.runners.get(plugin)
+        if runner is None:
+            raise CommandUnavailable(plugin, "no such plugin on this node")
+        return await runner.command(name, arguments)
 
     async def __aenter__(self) -> Supervisor:
         self._ticker.__enter__()

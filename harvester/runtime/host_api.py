@@ -23,14 +23,18 @@ from wasmtime.component import Linker, LinkerInstance, Record, Variant
 from harvester.config import Grants
 from harvester.constants import (
     ALWAYS_LINKED,
+    IFACE_BUZZER,
     IFACE_CLOCK,
     IFACE_GPIO,
     IFACE_I2C,
+    IFACE_LEDS,
     IFACE_LOG,
+    IFACE_NODE_READINGS,
     IFACE_SYSTEM_INFO,
     WIT_PACKAGE,
     HalErrorCase,
     LogLevel,
+    current_interface,
 )
 from harvester.hal import HalError, PluginHal
 from harvester.runtime import fastcall
@@ -66,13 +70,23 @@ def linked_interfaces(grants: Grants) -> frozenset[str]:
         linked.add(IFACE_GPIO)
     if grants.system_info:
         linked.add(IFACE_SYSTEM_INFO)
+    if grants.leds:
+        linked.add(IFACE_LEDS)
+    if grants.buzzer:
+        linked.add(IFACE_BUZZER)
+    if grants.readings:
+        linked.add(IFACE_NODE_READINGS)
     return frozenset(linked)
 
 
 def ungranted_imports(imports: Iterable[str], grants: Grants) -> list[str]:
     """The component's imports of our package that its grants do not cover."""
     linked = linked_interfaces(grants)
-    return [name for name in imports if name.startswith(WIT_PACKAGE + "/") and name not in linked]
+    return [
+        name
+        for name in imports
+        if name.startswith(WIT_PACKAGE + "/") and current_interface(name) not in linked
+    ]
 
 
 def hal_error(err: HalError) -> Variant:
@@ -201,4 +215,32 @@ def build_linker(
                     return record(total_bytes=u.total_bytes, used_bytes=u.used_bytes)
 
                 d.define(inst, IFACE_SYSTEM_INFO, "get-disk-usage", disk_usage, _other)
+
+        if IFACE_LEDS in linked:
+            with root.add_instance(IFACE_LEDS) as inst:
+                d.define(inst, IFACE_LEDS, "pixel-count", hal.led_pixel_count, _other)
+                d.define(inst, IFACE_LEDS, "show", hal.led_show, _other)
+
+        if IFACE_BUZZER in linked:
+            with root.add_instance(IFACE_BUZZER) as inst:
+                d.define(inst, IFACE_BUZZER, "tone", hal.buzzer_tone, _other)
+                d.define(inst, IFACE_BUZZER, "off", hal.buzzer_off, _other)
+
+        if IFACE_NODE_READINGS in linked:
+            with root.add_instance(IFACE_NODE_READINGS) as inst:
+
+                def latest() -> list[Record]:
+                    return [
+                        record(
+                            plugin=r.plugin,
+                            metric=r.metric,
+                            value=r.value,
+                            unit=r.unit,
+                            age_ms=r.age_ms,
+                        )
+                        for r in hal.latest_readings()
+                    ]
+
+                d.define(inst, IFACE_NODE_READINGS, "node-name", hal.node_name, "")
+                d.define(inst, IFACE_NODE_READINGS, "latest", latest, [])
     return linker

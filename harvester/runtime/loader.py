@@ -15,6 +15,7 @@ import wasmtime
 from wasmtime.component import Component
 
 from harvester.config import Grants
+from harvester.constants import current_interface
 from harvester.runtime.artifacts import ArtifactCache
 from harvester.runtime.errors import PluginLoadError
 from harvester.runtime.host_api import ungranted_imports
@@ -63,7 +64,7 @@ def load_component(
             plugin, f"imports {', '.join(unknown)}, which the sandbox does not provide"
         )
     exports = frozenset(component.type.exports(engine))
-    if not exports & set(drivable):
+    if not {current_interface(name) for name in exports} & set(drivable):
         raise PluginLoadError(
             plugin, f"exports none of {', '.join(sorted(drivable))}: nothing the host can drive"
         )

@@ -20,7 +20,7 @@ import wasmtime
 from wasmtime.component import Component, ExportIndex
 
 from harvester.config import Grants, Limits
-from harvester.constants import LogLevel
+from harvester.constants import LogLevel, current_interface
 from harvester.hal import PluginHal
 from harvester.runtime.deadline import DEADLINE_TRAP, CallDeadline
 from harvester.runtime.engine import deadline_ticks
@@ -151,7 +151,12 @@ class PluginInstance:
         finally:
             self.deadline.end()
         self._component = component
-        self.exports = exports if exports is not None else frozenset(component.type.exports(engine))
+        if exports is None:
+            exports = frozenset(component.type.exports(engine))
+        # Export names as this host knows them (a 1.0 component's sensor@1.0.0 is our
+        # sensor), and the name each has in the component, to look its functions up by.
+        self._export_names = {current_interface(name): name for name in exports}
+        self.exports = frozenset(self._export_names)
 
     def _begin(self) -> None:
         self.deadline.begin()
@@ -183,7 +188,8 @@ class PluginInstance:
 
         Raises PluginLoadError if the component does not export it.
         """
-        iface: ExportIndex | None = self._instance.get_export_index(self._store, interface)
+        own_name = self._export_names.get(interface, interface)
+        iface: ExportIndex | None = self._instance.get_export_index(self._store, own_name)
         index = iface and self._instance.get_export_index(self._store, name, iface)
         found = index and self._instance.get_func(self._store, index)
         if not found:

@@ -280,6 +280,16 @@ class Bme680:
             raise Bme680Error(
                 f"no new data after {POLL_RETRIES} polls (meas_status_0=0x{d[0]:02X})"
             )
+        # The BME680 has no CRC, and in sleep mode its field registers hold still: a second
+        # read that differs means a byte changed on the wire (a flipped bit goes unnoticed
+        # otherwise, and ranges catch only a fifth of those; docs/recording.md).
+        again = self._read(REG_FIELD_0, FIELD_LEN)
+        if again != d:
+            changed = next(i for i in range(FIELD_LEN) if again[i] != d[i])
+            raise Bme680Error(
+                f"field registers read twice differ at 0x{REG_FIELD_0 + changed:02X}"
+                f" (0x{d[changed]:02X}, then 0x{again[changed]:02X}): corrupted on the bus"
+            )
         press_adc = (d[2] << 12) | (d[3] << 4) | (d[4] >> 4)
         temp_adc = (d[5] << 12) | (d[6] << 4) | (d[7] >> 4)
         hum_adc = (d[8] << 8) | d[9]

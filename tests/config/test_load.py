@@ -86,6 +86,9 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     doc = (EXAMPLE.parents[1] / "docs" / "config.md").read_text()
     body = doc.split("```toml\n", 1)[1].split("```", 1)[0]
     config = load_node_config(write(tmp_path, body))
-    (bme680,) = config.sim.i2c
+    bme680, oled = config.sim.i2c
     assert bme680.noise is not None and bme680.noise.gas_fraction == 0.01
+    assert (oled.device, oled.address) == ("ssd1306", 0x3C)
+    assert config.sim.dht22[0].drift is not None
+    assert [len(config.sim.leds), len(config.sim.buzzer), len(config.sim.gpio)] == [1, 1, 1]
     assert bme680.dump == tmp_path.resolve() / "bme680.dump"

@@ -59,3 +59,42 @@ def test_two_dht22_sensors_on_one_pin_are_refused(tmp_path: Path) -> None:
     body = "[[sim.dht22]]\npin = 4\n" * 2
     with pytest.raises(ConfigError, match="two dht22 sensors on gpio 4"):
         load_node_config(write(tmp_path, body))
+
+
+def test_new_device_defaults_are_those_documented() -> None:
+    from harvester.config import SimBuzzer, SimGpioPin, SimLedStrip, SimSsd1306
+
+    oled = SimSsd1306(device="ssd1306")
+    assert (oled.bus, oled.address, oled.external_vcc) == (1, 0x3C, False)
+    strip = SimLedStrip()
+    assert (strip.strip, strip.pixels, strip.pin) == (0, 8, 18)
+    buzzer = SimBuzzer()
+    assert (buzzer.pin, buzzer.kind) == (13, "pwm")
+    assert (SimGpioPin(pin=5).mode, SimGpioPin(pin=5).level) == ("input", False)
+    assert SimDht22().drift is None
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (
+            '[[sim.i2c]]\ndevice = "ssd1306"\naddress = 0x3e\n',
+            "sim.i2c[0].address: Value error, an ssd1306 answers only at 0x3c or 0x3d, not 0x3e",
+        ),
+        ('[[sim.buzzer]]\npin = 13\nkind = "piezo"\n', "sim.buzzer[0].kind"),
+        ("[[sim.leds]]\nstrip = 0\npixels = 0\n", "sim.leds[0].pixels"),
+        (
+            "[[sim.leds]]\nstrip = 0\n[[sim.leds]]\nstrip = 0\npin = 13\n",
+            "led strip 0 is listed twice",
+        ),
+        (
+            "[[sim.dht22]]\npin = 13\n[[sim.buzzer]]\npin = 13\n",
+            "gpio 13 is wired to both a dht22 and a buzzer",
+        ),
+        ("[[sim.dht22]]\ndrift = { temperature_c = -1 }\n", "sim.dht22[0].drift.temperature_c"),
+    ],
+)
+def test_bad_device_values_name_the_key(tmp_path: Path, body: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_node_config(write(tmp_path, body))
+    assert any(problem in p for p in err.value.problems), err.value.problems

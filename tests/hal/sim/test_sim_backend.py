@@ -66,7 +66,11 @@ def test_the_seed_makes_noise_reproducible() -> None:
     def readings(seed: int) -> list[float]:
         config = SimConfig(time_scale=0, seed=seed, dht22=[{"pin": 4, "failure_rate": 0}])
         backend = SimBackend(config)
-        return [backend.dht22.read(4).temperature_c for _ in range(20)]
+        values = []
+        for _ in range(20):
+            backend.clock.sleep_ms(2001)  # past the driver's 2 s cache
+            values.append(backend.dht22.read(4).temperature_c)
+        return values
 
     assert readings(1) == readings(1)
     assert readings(1) != readings(2)
@@ -104,3 +108,29 @@ def test_configured_noise_moves_readings_around_the_truth() -> None:
     assert len(set(temperatures)) > 10  # it moves...
     assert abs(sum(temperatures) / 50 - 20.0) < 0.05  # ...around the truth
     assert max(abs(t - 20.0) for t in temperatures) < 0.2
+
+
+def test_a_configured_drift_moves_the_dht22_truth_within_its_bounds() -> None:
+    config = SimConfig(
+        time_scale=0, dht22=[{"pin": 4, "temperature_c": 20.0, "drift": {"temperature_c": 1.0}}]
+    )
+    backend = SimBackend(config)
+    truths = []
+    for _ in range(200):
+        backend.clock.sleep_ms(60_000)
+        truths.append(backend.dht22[4].truth().temperature_c)
+    assert len(set(truths)) > 100 and all(19.0 <= t <= 21.0 for t in truths)
+
+
+def test_leds_buzzer_and_pins_come_from_the_config() -> None:
+    config = SimConfig(
+        time_scale=0,
+        leds=[{"strip": 1, "pixels": 4}],
+        buzzer=[{"pin": 13, "kind": "active"}],
+        gpio=[{"pin": 17, "level": True}],
+    )
+    backend = SimBackend(config)
+    assert backend.leds.pixel_count(1) == 4
+    assert backend.buzzer[13].kind == "active"
+    assert backend.gpio.read(17) is True
+    assert dict(backend.gpio.owners) == {18: "led strip 1", 13: "buzzer"}
