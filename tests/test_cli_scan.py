@@ -45,3 +45,18 @@ def test_scan_of_an_empty_bus_says_so(tmp_path: Path) -> None:
     done = scan(config, "--bus", "2")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["i2c bus 2: 0 device(s) at 0x08..0x77"]
+
+
+def test_scan_of_the_reference_spoke_finds_its_display_and_sensor() -> None:
+    done = scan(Path(__file__).resolve().parents[1] / "examples" / "pi4.toml")
+    assert done.returncode == 0, done.stderr
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    assert lines == [
+        "i2c bus 1: 2 device(s) at 0x08..0x77",
+        "0x3c  SSD1306",
+        "plugin: oled",
+        "grants.i2c = [{ bus = 1, addresses = [0x3c] }]",
+        "0x77  BME680",
+        "plugin: bme680",
+        "grants.i2c = [{ bus = 1, addresses = [0x77] }]",
+    ]

@@ -16,12 +16,6 @@ from tests.conftest import ARTIFACTS, ROOT
 
 EXAMPLES = ROOT / "examples"
 PI4_PLUGINS = ["bme680", "dht22", "oled", "pi4-monitor", "pi4-actuator"]
-# TODO(merge): these need the [[sim.i2c]] ssd1306, [[sim.leds]], [[sim.buzzer]] (sims
-# branch) and [linux] (linux branch) schemas; drop the mark when they are merged (strict:
-# the test then passes and the mark fails it, so it cannot be forgotten).
-NEEDS_OTHER_SCHEMAS = pytest.mark.xfail(
-    strict=True, reason="the sim ssd1306/leds/buzzer and [linux] schemas are on other branches"
-)
 
 
 def test_every_example_is_tested() -> None:
@@ -29,7 +23,6 @@ def test_every_example_is_tested() -> None:
     assert {p.name for p in EXAMPLES.glob("*.toml")} == tested
 
 
-@NEEDS_OTHER_SCHEMAS
 @pytest.mark.parametrize("name", ["pi4.toml", "pi4-linux.toml"])
 def test_the_reference_spoke(name: str) -> None:
     config = load_node_config(EXAMPLES / name)
@@ -46,7 +39,7 @@ def test_the_reference_spoke(name: str) -> None:
             ("bme680", 1, 0x77),
             ("ssd1306", 1, 0x3C),
         }
-        assert [(d.pin) for d in config.sim.dht22] == [4]
+        assert [d.pin for d in config.sim.dht22] == [4]
         assert [(s.strip, s.pixels, s.pin) for s in config.sim.leds] == [(0, 8, 18)]
         assert [(b.pin, b.kind) for b in config.sim.buzzer] == [(13, "pwm")]
     else:
@@ -55,12 +48,8 @@ def test_the_reference_spoke(name: str) -> None:
 
 
 def test_the_sim_and_linux_spokes_run_the_same_plugins() -> None:
-    def plugins(name: str) -> list[tuple[str, object]]:
-        # Read as TOML only: the [linux] and new [sim] sections load on other branches.
-        import tomllib
-
-        raw = tomllib.loads((EXAMPLES / name).read_text(encoding="utf-8"))
-        return [(p["name"], p.get("grants")) for p in raw["plugins"]]
+    def plugins(name: str) -> list[tuple[object, ...]]:
+        return [(p.name, p.grants, p.settings) for p in load_node_config(EXAMPLES / name).plugins]
 
     assert plugins("pi4.toml") == plugins("pi4-linux.toml")
 

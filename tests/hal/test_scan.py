@@ -61,17 +61,27 @@ def test_a_bus_with_nothing_on_it_finds_nothing() -> None:
     assert scan_bus(sim.i2c, 7).found == ()
 
 
-def test_an_ssd1306_is_told_by_its_status_byte_without_a_single_write() -> None:
-    # TODO(merge): the sims helper's SSD1306 simulator replaces this fake once it lands.
-    sim = SimBackend(SimConfig(time_scale=0))
-    display = Fake(status=0x43)  # D6: display off; low nibble 0x03: an SSD1306
-    sim.bus(1).attach(0x3C, display)
+def test_the_simulated_ssd1306_is_told_by_its_status_byte_without_a_write() -> None:
+    sim = SimBackend(
+        SimConfig(time_scale=0, i2c=[{"device": "ssd1306", "bus": 1, "address": 0x3D}])
+    )
+    before = sim.bus(1).transactions
     (found,) = scan_bus(sim.i2c, 1).found
     assert (found.address, found.chip and found.chip.name, found.plugin) == (
-        0x3C,
+        0x3D,
         "SSD1306",
         "oled",
     )
+    # one read per address that answered: the probe; no id register write
+    assert sim.bus(1).transactions - before == 1
+
+
+def test_an_sh1106_is_told_from_an_ssd1306_by_the_status_low_nibble() -> None:
+    sim = SimBackend(SimConfig(time_scale=0))
+    display = Fake(status=0x48)  # display off, low nibble 0x08: an SH1106
+    sim.bus(1).attach(0x3C, display)
+    (found,) = scan_bus(sim.i2c, 1).found
+    assert found.chip is not None and found.chip.name == "SH1106" and found.plugin is None
     assert all(kind == "read" for kind, _ in display.messages)
 
 
