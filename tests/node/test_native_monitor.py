@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TypeVar
 
 import pytest
@@ -14,6 +16,7 @@ from harvester.config import NodeConfig
 from harvester.constants import NATIVE_MONITOR
 from harvester.hal import HalError
 from harvester.hal.capabilities import MemoryUsage
+from harvester.hal.linux.system import LinuxSystemInfo
 from harvester.hal.sim.system import SIM_DISK_TOTAL, SIM_DISK_USED, SimSystemInfo
 from harvester.node.events import Event, EventBus, LogEvent, ReadingsEvent, StateEvent
 from harvester.node.native_monitor import NativeMonitor, read_health
@@ -68,6 +71,49 @@ def test_a_missing_soc_sensor_leaves_only_it_out() -> None:
     assert "soc_temperature" not in names
     assert names == {m.name for m in NativeMonitor.describe()} - {"soc_temperature"}
     assert missing == ["the SoC temperature"]
+
+
+class FakePsutil:
+    """psutil's interface as LinuxSystemInfo uses it, answering fixed figures."""
+
+    Error = OSError
+    TOTAL, AVAILABLE = 512 * 1024**2, 300 * 1024**2  # a Pi Zero 2 W
+    DISK = SimpleNamespace(total=16 * 1000**3, used=3 * 1000**3)
+
+    def cpu_percent(self, interval: float | None = None) -> float:
+        return 12.5
+
+    def virtual_memory(self) -> SimpleNamespace:
+        return SimpleNamespace(total=self.TOTAL, available=self.AVAILABLE)
+
+    def boot_time(self) -> float:
+        return time.time() - 7200
+
+    def disk_usage(self, path: str) -> SimpleNamespace:
+        return self.DISK
+
+
+@pytest.mark.parametrize("thermal_zone", [True, False])
+def test_the_linux_backend_serves_it_too(tmp_path: Path, thermal_zone: bool) -> None:
+    if thermal_zone:  # the kernel's bcm2835 thermal driver, as sysfs shows it
+        zone = tmp_path / "class" / "thermal" / "thermal_zone0"
+        zone.mkdir(parents=True)
+        (zone / "type").write_text("cpu-thermal\n")
+        (zone / "temp").write_text("47234\n")
+    system = LinuxSystemInfo(psutil_module=FakePsutil(), sysfs=tmp_path)
+    missing: list[str] = []
+    values = {r.metric: r.value for r in read_health(system, lambda w, e: missing.append(w))}
+    used = FakePsutil.TOTAL - FakePsutil.AVAILABLE
+    assert values["memory_used"] == used
+    assert values["memory_used_percent"] == pytest.approx(100 * used / FakePsutil.TOTAL)
+    assert values["disk_used"] == FakePsutil.DISK.used
+    assert values["cpu_usage"] == 12.5
+    assert 7199 <= values["uptime"] <= 7201
+    if thermal_zone:
+        assert values["soc_temperature"] == pytest.approx(47.234)
+        assert missing == []
+    else:
+        assert "soc_temperature" not in values and missing == ["the SoC temperature"]
 
 
 async def test_publishes_at_once_then_every_interval_and_says_when_it_stops() -> None:
