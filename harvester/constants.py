@@ -127,6 +127,10 @@ class StateClass(StrEnum):
     TOTAL_INCREASING = "total-increasing"
 
 
+# The native (not sandboxed) health service's name on the event bus: it reports as if it
+# were a plugin of this name (harvester/node/native_monitor.py).
+NATIVE_MONITOR: Final = "pizero-monitor"
+
 # Host-side limits on what a plugin may ask for in one call.
 I2C_MAX_READ: Final = 4096
 I2C_MAX_WRITE: Final = 4096

@@ -14,7 +14,7 @@ from harvester.config.base import Frozen, I2CAddress, I2CBus, LedStrip, Pin, rep
 from harvester.config.faults import FaultRule
 from harvester.config.linux import LinuxConfig
 from harvester.config.sim import SimConfig
-from harvester.constants import LED_MAX_PIXELS, MAX_CALL_TIMEOUT_MS
+from harvester.constants import LED_MAX_PIXELS, MAX_CALL_TIMEOUT_MS, NATIVE_MONITOR
 
 PLUGIN_NAME = r"^[a-z][a-z0-9-]{0,31}$"
 SettingValue = str | int | float | bool
@@ -120,6 +120,15 @@ class PluginConfig(Frozen):
         return self.model_copy(update=update) if update else self
 
 
+class NativeConfig(Frozen):
+    """Services the host runs itself, outside the sandbox, for boards too small for it."""
+
+    # The health monitor (CPU, memory, SoC temperature, uptime, disk), reporting as the
+    # plugin `pizero-monitor` with pi4-monitor's metrics (harvester/node/native_monitor.py).
+    monitor: bool = False
+    monitor_interval_s: float = Field(default=30.0, ge=0.01, le=86_400)
+
+
 class NodeConfig(Frozen):
     name: str = Field(pattern=PLUGIN_NAME)
     role: Literal["hub", "spoke"] = "spoke"
@@ -130,6 +139,7 @@ class NodeConfig(Frozen):
     sim: SimConfig = SimConfig()
     linux: LinuxConfig = LinuxConfig()
     plugins: tuple[PluginConfig, ...] = ()
+    native: NativeConfig = NativeConfig()
 
     @field_validator("plugins")
     @classmethod
@@ -138,3 +148,11 @@ class NodeConfig(Frozen):
         if dupes:
             raise ValueError(f"plugin names must be unique; repeated: {', '.join(dupes)}")
         return plugins
+
+    @model_validator(mode="after")
+    def _native_name_is_free(self) -> NodeConfig:
+        if self.native.monitor and any(p.name == NATIVE_MONITOR for p in self.plugins):
+            raise ValueError(
+                f"native.monitor reports as {NATIVE_MONITOR!r}: a plugin of that name clashes"
+            )
+        return self
