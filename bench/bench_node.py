@@ -271,8 +271,7 @@ def main(argv: list[str]) -> int:
     vm_mb = node["settled"]["VmRSS"] / 1024
     end_mb = samples[-1][1]["VmRSS"] / 1024
     table = Table(
-        f"2. whole node: {sum(node['per_plugin'].values()):,} polls in"
-        f" {node['seconds']:.0f} s",
+        f"2. whole node: {sum(node['per_plugin'].values()):,} polls in {node['seconds']:.0f} s",
         "value",
         "aim",
     )
@@ -280,7 +279,9 @@ def main(argv: list[str]) -> int:
     table.add_row("VmRSS at the end", f"{end_mb:.1f} MB", "")
     for key in ("VmRSS", "RssAnon"):
         table.add_row(f"{key} growth per 10,000 polls", f"{slope_per_10k(samples, key):,.0f} B", "")
-    table.add_row("polls per plugin", ", ".join(f"{k} {v}" for k, v in node["per_plugin"].items()), "")
+    table.add_row(
+        "polls per plugin", ", ".join(f"{k} {v}" for k, v in node["per_plugin"].items()), ""
+    )
     table.add_row("restarts", ", ".join(f"{k} {v}" for k, v in node["restarts"].items()), "0")
     console.print(table)
 
