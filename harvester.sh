@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: makes .venv, installs what is needed, then
-#   ./harvester.sh demo   builds the plugins and runs a simulated node (Ctrl-C stops)
+#   ./harvester.sh demo   builds the plugins and runs the simulated pi4 reference node (Ctrl-C stops)
 #   ./harvester.sh test   lint + the whole test suite
 #   ./harvester.sh bench  the runtime benchmark
 #   ./harvester.sh <args> anything else goes to the `harvester` CLI
@@ -43,7 +43,7 @@ case "$cmd" in
     # config reads its components from build/plugins (relative to examples/).
     "$VENV/bin/harvester" plugin build "$ROOT/plugins" \
       --out "$ROOT/build/plugins" --cache "$ROOT/.harvester/builds"
-    exec "$VENV/bin/harvester" run --config "$ROOT/examples/sim-node.toml"
+    exec "$VENV/bin/harvester" run --config "$ROOT/examples/pi4.toml"
     ;;
   test)
     setup

@@ -35,11 +35,16 @@ def report(progress: Progress, line: str) -> None:
     progress.console.print(line, soft_wrap=True)
 
 
+def shown(value: float) -> str:
+    """A reading as a person reads it: big whole numbers (bytes, ohms) without decimals."""
+    return f"{value:.0f}" if abs(value) >= 10_000 else f"{value:.2f}"
+
+
 def print_event(event: Event) -> None:
     stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
     if isinstance(event, ReadingsEvent):
         values = "  ".join(
-            f"{r.metric}={r.value:.2f}{(' ' + r.unit) if r.unit else ''}" for r in event.readings
+            f"{r.metric}={shown(r.value)}{(' ' + r.unit) if r.unit else ''}" for r in event.readings
         )
         out.print(f"{stamp} [cyan]{event.plugin:<14}[/] {values}")
     elif isinstance(event, LogEvent):
