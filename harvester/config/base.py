@@ -33,3 +33,11 @@ def repeated(values: Iterable[H]) -> list[H]:
             again[value] = None
         seen.add(value)
     return list(again)
+
+
+def refuse_repeats(values: Iterable[H], message: str) -> None:
+    """Raise ValueError(`message` with `{}` replaced by the repeated values, sorted and
+    comma-separated) if any value occurs more than once."""
+    dupes = sorted(repeated(values))  # type: ignore[type-var]  # H is orderable here
+    if dupes:
+        raise ValueError(message.format(", ".join(map(str, dupes))))

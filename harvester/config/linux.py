@@ -12,7 +12,7 @@ from typing import Final, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from harvester.config.base import Frozen, LedStrip, Pin, repeated
+from harvester.config.base import Frozen, LedStrip, Pin, refuse_repeats
 from harvester.constants import LED_MAX_PIXELS
 
 # GPIOs rpi-ws281x can drive: PWM0 (12, 18), PWM1 (13, 19), PCM (21), SPI0 MOSI (10).
@@ -81,28 +81,20 @@ class LinuxConfig(Frozen):
     @field_validator("dht22")
     @classmethod
     def _unique_dht22(cls, sensors: tuple[LinuxDht22, ...]) -> tuple[LinuxDht22, ...]:
-        dupes = sorted(repeated(s.pin for s in sensors))
-        if dupes:
-            raise ValueError(f"two dht22 sensors on gpio {', '.join(map(str, dupes))}")
+        refuse_repeats((s.pin for s in sensors), "two dht22 sensors on gpio {}")
         return sensors
 
     @field_validator("leds")
     @classmethod
     def _unique_strips(cls, strips: tuple[LinuxLedStrip, ...]) -> tuple[LinuxLedStrip, ...]:
-        dupes = sorted(repeated(s.strip for s in strips))
-        if dupes:
-            raise ValueError(f"strip listed twice: {', '.join(map(str, dupes))}")
-        gpios = sorted(repeated(s.gpio for s in strips))
-        if gpios:
-            raise ValueError(f"two strips on gpio {', '.join(map(str, gpios))}")
+        refuse_repeats((s.strip for s in strips), "strip listed twice: {}")
+        refuse_repeats((s.gpio for s in strips), "two strips on gpio {}")
         return strips
 
     @field_validator("buzzer")
     @classmethod
     def _unique_buzzers(cls, buzzers: tuple[LinuxBuzzer, ...]) -> tuple[LinuxBuzzer, ...]:
-        dupes = sorted(repeated(b.pin for b in buzzers))
-        if dupes:
-            raise ValueError(f"two buzzers on gpio {', '.join(map(str, dupes))}")
+        refuse_repeats((b.pin for b in buzzers), "two buzzers on gpio {}")
         return buzzers
 
     @model_validator(mode="after")
@@ -112,9 +104,5 @@ class LinuxConfig(Frozen):
             *(s.gpio for s in self.leds),
             *(b.pin for b in self.buzzer),
         ]
-        dupes = sorted(repeated(uses))
-        if dupes:
-            raise ValueError(
-                f"gpio {', '.join(map(str, dupes))} is used by two devices (dht22, leds, buzzer)"
-            )
+        refuse_repeats(uses, "gpio {} is used by two devices (dht22, leds, buzzer)")
         return self

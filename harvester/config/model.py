@@ -10,7 +10,14 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from harvester.config.base import Frozen, I2CAddress, I2CBus, LedStrip, Pin, repeated
+from harvester.config.base import (
+    Frozen,
+    I2CAddress,
+    I2CBus,
+    LedStrip,
+    Pin,
+    refuse_repeats,
+)
 from harvester.config.faults import FaultRule
 from harvester.config.linux import LinuxConfig
 from harvester.config.sim import SimConfig
@@ -47,9 +54,7 @@ class Grants(Frozen):
     @field_validator("leds")
     @classmethod
     def _unique_strips(cls, leds: tuple[LedGrant, ...]) -> tuple[LedGrant, ...]:
-        dupes = sorted(repeated(g.strip for g in leds))
-        if dupes:
-            raise ValueError(f"strip granted twice: {', '.join(map(str, dupes))}")
+        refuse_repeats((g.strip for g in leds), "strip granted twice: {}")
         return leds
 
     def allows_i2c(self, bus: int, address: int) -> bool:
@@ -144,9 +149,7 @@ class NodeConfig(Frozen):
     @field_validator("plugins")
     @classmethod
     def _unique_plugins(cls, plugins: tuple[PluginConfig, ...]) -> tuple[PluginConfig, ...]:
-        dupes = sorted(repeated(p.name for p in plugins))
-        if dupes:
-            raise ValueError(f"plugin names must be unique; repeated: {', '.join(dupes)}")
+        refuse_repeats((p.name for p in plugins), "plugin names must be unique; repeated: {}")
         return plugins
 
     @model_validator(mode="after")

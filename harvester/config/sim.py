@@ -12,7 +12,14 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from harvester.config.base import Frozen, I2CAddress, I2CBus, LedStrip, Pin, repeated
+from harvester.config.base import (
+    Frozen,
+    I2CAddress,
+    I2CBus,
+    LedStrip,
+    Pin,
+    refuse_repeats,
+)
 from harvester.constants import LED_MAX_PIXELS
 
 BME680_DEFAULT_ADDRESS = 0x77  # SDO high; 0x76 with SDO low
@@ -146,17 +153,13 @@ class SimConfig(Frozen):
     @field_validator("dht22")
     @classmethod
     def _unique_pins(cls, sensors: tuple[SimDht22, ...]) -> tuple[SimDht22, ...]:
-        dupes = sorted(repeated(s.pin for s in sensors))
-        if dupes:
-            raise ValueError(f"two dht22 sensors on gpio {', '.join(map(str, dupes))}")
+        refuse_repeats((s.pin for s in sensors), "two dht22 sensors on gpio {}")
         return sensors
 
     @field_validator("leds")
     @classmethod
     def _unique_strips(cls, strips: tuple[SimLedStrip, ...]) -> tuple[SimLedStrip, ...]:
-        dupes = sorted(repeated(s.strip for s in strips))
-        if dupes:
-            raise ValueError(f"led strip {', '.join(map(str, dupes))} is listed twice")
+        refuse_repeats((s.strip for s in strips), "led strip {} is listed twice")
         return strips
 
     @model_validator(mode="after")
