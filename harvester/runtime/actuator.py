@@ -21,19 +21,14 @@ from harvester.constants import (
     COMMAND_NAME_PATTERN,
     IFACE_ACTUATOR,
     PARAMETER_NAME_PATTERN,
-    CommandErrorCase,
     ValueKind,
 )
 from harvester.runtime.errors import (
     PluginContractError,
-    PluginCrashed,
     PluginError,
-    PluginFault,
-    PluginOutOfMemory,
-    PluginReportedError,
 )
+from harvester.runtime.guest_results import SettingValue, error_result, settings_arg
 from harvester.runtime.host_api import record
-from harvester.runtime.sensor import SettingValue, setting_text
 
 if TYPE_CHECKING:
     from harvester.runtime.plugin import PluginInstance
@@ -176,18 +171,6 @@ def result_values(plugin: str, raw: Any) -> dict[str, ArgValue]:
     return values
 
 
-def command_error(plugin: str, err: Variant) -> PluginReportedError | PluginFault:
-    if err.tag == CommandErrorCase.OUT_OF_MEMORY:
-        return PluginOutOfMemory(plugin, "guest reported MemoryError")
-    if err.tag == CommandErrorCase.INTERNAL:
-        return PluginCrashed(plugin, f"unexpected exception: {err.payload}")
-    if err.tag == CommandErrorCase.HAL and isinstance(err.payload, Variant):
-        hal = err.payload
-        text = hal.tag if hal.payload is None else f"{hal.tag}: {hal.payload}"
-        return PluginReportedError(plugin, CommandErrorCase.HAL, text)
-    return PluginReportedError(plugin, err.tag, str(err.payload))
-
-
 class ActuatorExport:
     """A plugin's `actuator` interface. Every call runs under the instance's deadline.
 
@@ -204,10 +187,9 @@ class ActuatorExport:
 
     def init(self, settings: dict[str, SettingValue]) -> None:
         """Raises PluginFault, or PluginReportedError if the plugin refuses its settings."""
-        args = [record(key=k, value=setting_text(v)) for k, v in settings.items()]
-        result = self.instance.call(self._init, args)
+        result = self.instance.call(self._init, settings_arg(settings))
         if isinstance(result, Variant):
-            raise command_error(self.instance.name, result)
+            raise error_result(self.instance.name, result)
 
     def commands(self) -> tuple[Command, ...]:
         """Raises PluginFault, PluginContractError included."""
@@ -221,5 +203,5 @@ class ActuatorExport:
         """
         result = self.instance.call(self._invoke, command, arguments)
         if isinstance(result, Variant):
-            raise command_error(self.instance.name, result)
+            raise error_result(self.instance.name, result)
         return result_values(self.instance.name, result)

@@ -17,17 +17,12 @@ from harvester.constants import (
     IFACE_SENSOR,
     METRIC_NAME_PATTERN,
     DeviceClass,
-    SensorErrorCase,
     StateClass,
 )
 from harvester.runtime.errors import (
     PluginContractError,
-    PluginCrashed,
-    PluginFault,
-    PluginOutOfMemory,
-    PluginReportedError,
 )
-from harvester.runtime.host_api import record
+from harvester.runtime.guest_results import SettingValue, error_result, settings_arg
 
 if TYPE_CHECKING:
     from harvester.runtime.plugin import PluginInstance
@@ -35,8 +30,6 @@ if TYPE_CHECKING:
 _METRIC_NAME = re.compile(METRIC_NAME_PATTERN)
 MAX_METRICS = 64
 MAX_UNIT = 16
-
-SettingValue = str | int | float | bool
 
 
 @dataclass(frozen=True)
@@ -79,24 +72,6 @@ def validate_metrics(plugin: str, raw: Any) -> tuple[Metric, ...]:
     return tuple(metrics)
 
 
-def sensor_error(plugin: str, err: Variant) -> PluginReportedError | PluginFault:
-    if err.tag == SensorErrorCase.OUT_OF_MEMORY:
-        return PluginOutOfMemory(plugin, "guest reported MemoryError")
-    if err.tag == SensorErrorCase.INTERNAL:
-        return PluginCrashed(plugin, f"unexpected exception: {err.payload}")
-    if err.tag == SensorErrorCase.HAL and isinstance(err.payload, Variant):
-        hal = err.payload
-        text = hal.tag if hal.payload is None else f"{hal.tag}: {hal.payload}"
-        return PluginReportedError(plugin, SensorErrorCase.HAL, text)
-    return PluginReportedError(plugin, err.tag, str(err.payload))
-
-
-def setting_text(value: SettingValue) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 class SensorExport:
     """A plugin's `sensor` interface. Every call runs under the instance's deadline.
 
@@ -113,10 +88,9 @@ class SensorExport:
 
     def init(self, settings: dict[str, SettingValue]) -> None:
         """Raises PluginFault, or PluginReportedError if the plugin refuses its settings."""
-        args = [record(key=k, value=setting_text(v)) for k, v in settings.items()]
-        result = self.instance.call(self._init, args)
+        result = self.instance.call(self._init, settings_arg(settings))
         if isinstance(result, Variant):
-            raise sensor_error(self.instance.name, result)
+            raise error_result(self.instance.name, result)
 
     def describe(self) -> tuple[Metric, ...]:
         """Raises PluginFault, PluginContractError included."""
@@ -126,5 +100,5 @@ class SensorExport:
         """One poll. Raises PluginFault (instance is dead) or PluginReportedError (it is not)."""
         result = self.instance.call(self._poll)
         if isinstance(result, Variant):
-            raise sensor_error(self.instance.name, result)
+            raise error_result(self.instance.name, result)
         return tuple(PluginReading(r.metric, r.value) for r in result)

@@ -14,11 +14,11 @@ from harvester.runtime.actuator import (
     CommandRejected,
     Parameter,
     check_arguments,
-    command_error,
     result_values,
     validate_commands,
 )
 from harvester.runtime.errors import PluginContractError, PluginCrashed, PluginReportedError
+from harvester.runtime.guest_results import error_result
 
 BEEP = Command(
     "buzzer.beep",
@@ -111,8 +111,8 @@ def test_results_are_checked_named_values() -> None:
 
 
 def test_command_errors_sort_into_reported_errors_and_faults() -> None:
-    refused = command_error("p", Variant("hal", Variant("not-granted", "buzzer on gpio 5")))
+    refused = error_result("p", Variant("hal", Variant("not-granted", "buzzer on gpio 5")))
     assert isinstance(refused, PluginReportedError)
     assert refused.detail == "hal: not-granted: buzzer on gpio 5"
-    assert isinstance(command_error("p", Variant("busy", "beeping")), PluginReportedError)
-    assert isinstance(command_error("p", Variant("internal", "KeyError")), PluginCrashed)
+    assert isinstance(error_result("p", Variant("busy", "beeping")), PluginReportedError)
+    assert isinstance(error_result("p", Variant("internal", "KeyError")), PluginCrashed)
