@@ -54,21 +54,16 @@ from bench_common import (
     SIM,
     Host,
     child_env,
-    component_path,
     console,
     load,
 )
-from bench_soak import sample, slope, traced
+from bench_soak import probe_poll, sample, slope, traced
 from rich.table import Table
-from wasmtime.component import Linker
 
 from harvester.build.prepare import prepare_plugins
-from harvester.constants import IFACE_CLOCK, IFACE_GPIO, IFACE_I2C, IFACE_LOG, IFACE_SENSOR
 from harvester.hal.sim.backend import SimBackend
 from harvester.runtime.artifacts import ArtifactCache
 from harvester.runtime.engine import EpochTicker, make_engine
-from harvester.runtime.fastcall import FastFunc, add_func
-from harvester.runtime.host_api import record
 from harvester.runtime.worker import InstanceThread
 
 PROBE = Path(__file__).resolve().parent / "probe-plugins" / "transfer-probe"
@@ -89,51 +84,8 @@ def dlmalloc_chunk(n: int) -> int:
 def bare_probe(
     engine: wasmtime.Engine, settings: dict[str, str], *, back: bytes = b"", every_call: bool
 ) -> Callable[[], Any]:
-    """The probe's `poll` on a linker whose host functions answer fixed values."""
-    linker = Linker(engine)
-    linker.add_wasip2()
-    with linker.root() as root:
-        with root.add_instance(IFACE_LOG) as inst:
-            add_func(inst, "log", lambda store, level, message: None)
-        with root.add_instance(IFACE_CLOCK) as inst:
-            add_func(inst, "now-ms", lambda store: 0)
-            add_func(inst, "sleep-ms", lambda store, ms: None)
-        with root.add_instance(IFACE_I2C) as inst:
-            add_func(inst, "transfer", lambda store, bus, address, data, n: back)
-        with root.add_instance(IFACE_GPIO) as inst:
-            reading = record(temperature_c=21.5, humidity_rh=40.0)
-            add_func(inst, "read-dht22", lambda store, pin: reading)
-            add_func(inst, "read-pin", lambda store, pin: True)
-            add_func(inst, "write-pin", lambda store, pin, high: None)
-    store = wasmtime.Store(engine)
-    store.set_wasi(wasmtime.WasiConfig())
-    store.set_epoch_deadline(1_000_000)  # ~3 hours of 10 ms ticks: never, here
-    component = ArtifactCache(ARTIFACTS).load(
-        engine, component_path("transfer-probe"), plugin="transfer-probe"
-    )
-    instance = linker.instantiate(store, component)
-    iface = instance.get_export_index(store, IFACE_SENSOR)
-
-    def export(name: str) -> FastFunc:
-        index = instance.get_export_index(store, name, iface)
-        func = index and instance.get_func(store, index)
-        if not func:
-            raise RuntimeError(f"transfer-probe does not export {name}")
-        return FastFunc(func, store)
-
-    init, poll = export("init"), export("poll")
-    setting = [record(key=k, value=v) for k, v in settings.items()]
-    assert init(store, setting) is None, settings
-    init.post_return(store)
-
-    def call() -> Any:
-        if every_call:
-            store.set_epoch_deadline(1_000_000)
-        result = poll(store)
-        poll.post_return(store)
-        return result
-
-    return call
+    """The transfer probe's `poll` on a linker whose host functions answer fixed values."""
+    return probe_poll(engine, "transfer-probe", settings, back, deadline_every_call=every_call)
 
 
 def through_thread(fn: Callable[[], Any]) -> Callable[[], Any]:

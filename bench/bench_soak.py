@@ -254,10 +254,16 @@ PROBE_PLUGINS = {
 
 
 def probe_poll(
-    engine: wasmtime.Engine, plugin: str, settings: dict[str, str], answer: Any
+    engine: wasmtime.Engine,
+    plugin: str,
+    settings: dict[str, str],
+    answer: Any,
+    *,
+    deadline_every_call: bool = False,
 ) -> Callable[[], Any]:
     """`poll` of a fresh instance of `plugin` whose every host function answers fixed values
-    (no HAL, no grants: only the call's own cost is left)."""
+    (no HAL, no grants: only the call's own cost is left). With `deadline_every_call` the
+    store's epoch deadline is set before each call, as PluginInstance does."""
     linker = Linker(engine)
     linker.add_wasip2()
     with linker.root() as root:
@@ -292,6 +298,8 @@ def probe_poll(
     init.post_return(store)
 
     def call() -> Any:
+        if deadline_every_call:
+            store.set_epoch_deadline(1_000_000)
         result = poll(store)
         poll.post_return(store)
         return result
