@@ -11,11 +11,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from enum import StrEnum
-from types import MappingProxyType
 from typing import NamedTuple
 
 from harvester.hal.errors import HalRequestError
 from harvester.hal.sim.clock import SimClock
+from harvester.hal.sim.wiring import Wiring
 
 
 class BuzzerKind(StrEnum):
@@ -66,26 +66,16 @@ class BuzzerSim:
         return now
 
 
-class SimBuzzers:
+class SimBuzzers(Wiring[BuzzerSim]):
     """The sim's Buzzers capability: buzzers by the pin each is on."""
 
     def __init__(self) -> None:
-        self._buzzers: dict[int, BuzzerSim] = {}
+        super().__init__("gpio {} already has a buzzer")
         self._lock = threading.Lock()
-
-    def __getitem__(self, pin: int) -> BuzzerSim:
-        """Raises KeyError when no buzzer is on `pin`."""
-        return self._buzzers[pin]
 
     @property
     def buzzers(self) -> Mapping[int, BuzzerSim]:
-        return MappingProxyType(self._buzzers)
-
-    def attach(self, pin: int, sim: BuzzerSim) -> None:
-        """Raises ValueError if `pin` has a buzzer."""
-        if pin in self._buzzers:
-            raise ValueError(f"gpio {pin} already has a buzzer")
-        self._buzzers[pin] = sim
+        return self.parts
 
     def played(self, pin: int) -> list[Tone]:
         """What the buzzer on `pin` played. Raises HalRequestError when there is none."""
@@ -106,7 +96,7 @@ class SimBuzzers:
             buzzer.off()
 
     def _buzzer(self, pin: int) -> BuzzerSim:
-        found = self._buzzers.get(pin)
+        found = self.find(pin)
         if found is None:
             raise HalRequestError(f"no buzzer on gpio {pin}")
         return found

@@ -14,11 +14,11 @@ import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 
 from harvester.hal.capabilities import Dht22Reading
 from harvester.hal.errors import HalTimeout
 from harvester.hal.sim.clock import SimClock
+from harvester.hal.sim.wiring import Wiring
 
 DHT22_RESOLUTION_DIGITS = 1  # the sensor reports in steps of 0.1
 HUMIDITY_RANGE_RH = (0.0, 100.0)
@@ -114,30 +114,20 @@ class Dht22Sim:
         )
 
 
-class SimDht22Sensors:
+class SimDht22Sensors(Wiring[Dht22Sim]):
     """The sim's DHT22 capability: sensors by the pin their data line is on."""
 
     def __init__(self) -> None:
-        self._sensors: dict[int, Dht22Sim] = {}
-
-    def __getitem__(self, pin: int) -> Dht22Sim:
-        """The sensor on `pin`. Raises KeyError if there is none."""
-        return self._sensors[pin]
+        super().__init__("gpio {} already has a dht22")
 
     @property
     def sensors(self) -> Mapping[int, Dht22Sim]:
         """Every sensor by pin (read-only)."""
-        return MappingProxyType(self._sensors)
-
-    def attach(self, pin: int, sensor: Dht22Sim) -> None:
-        """Raises ValueError if `pin` already has a sensor."""
-        if pin in self._sensors:
-            raise ValueError(f"gpio {pin} already has a dht22")
-        self._sensors[pin] = sensor
+        return self.parts
 
     def read(self, pin: int) -> Dht22Reading:
         """Raises HalTimeout when no sensor is on `pin` or the sensor's read fails."""
-        sensor = self._sensors.get(pin)
+        sensor = self.find(pin)
         if sensor is None:
             raise HalTimeout(f"no dht22 answers on gpio {pin}")
         return sensor.read()

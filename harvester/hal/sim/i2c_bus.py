@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Protocol
 
 from harvester.hal.errors import NackSource, NoAcknowledge
+from harvester.hal.sim.wiring import Wiring
 
 
 class I2CDevice(Protocol):
@@ -22,29 +22,23 @@ class I2CDevice(Protocol):
         ...
 
 
-class SimI2CBus:
+class SimI2CBus(Wiring[I2CDevice]):
     def __init__(self, number: int) -> None:
+        super().__init__(f"bus {number}: address {{:#04x}} is taken")
         self.number = number
-        self._devices: dict[int, I2CDevice] = {}
         # A real bus carries one transaction at a time; so does this one.
         self._lock = threading.Lock()
         self.transactions = 0
 
     @property
     def devices(self) -> Mapping[int, I2CDevice]:
-        """The attached devices by address (read-only)."""
-        return MappingProxyType(self._devices)
-
-    def attach(self, address: int, device: I2CDevice) -> None:
-        """Put `device` on the bus at `address`. Raises ValueError if the address is taken."""
-        if address in self._devices:
-            raise ValueError(f"bus {self.number}: address {address:#04x} is taken")
-        self._devices[address] = device
+        """The attached devices by address (read-only); `attach` puts one on the bus."""
+        return self.parts
 
     def transfer(self, address: int, data: bytes, read_len: int) -> bytes:
         """One transaction. Raises NoAcknowledge(ADDRESS) when nothing is at `address`,
         or what the device raises."""
-        device = self._devices.get(address)
+        device = self.find(address)
         if device is None:
             raise NoAcknowledge(
                 NackSource.ADDRESS, f"no device at {address:#04x} on i2c bus {self.number}"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 
 from harvester.hal.errors import HalRequestError
+from harvester.hal.sim.wiring import Wiring
 
 RGB_MAX = 0xFFFFFF
 
@@ -34,26 +34,16 @@ class LedStripSim:
         self.latches += 1
 
 
-class SimLedStrips:
+class SimLedStrips(Wiring[LedStripSim]):
     """The sim's LedStrips capability: strips by the number the config gives each."""
 
     def __init__(self) -> None:
-        self._strips: dict[int, LedStripSim] = {}
+        super().__init__("led strip {} already exists")
         self._lock = threading.Lock()
-
-    def __getitem__(self, strip: int) -> LedStripSim:
-        """Raises KeyError for an unknown strip."""
-        return self._strips[strip]
 
     @property
     def strips(self) -> Mapping[int, LedStripSim]:
-        return MappingProxyType(self._strips)
-
-    def attach(self, strip: int, sim: LedStripSim) -> None:
-        """Raises ValueError if `strip` exists."""
-        if strip in self._strips:
-            raise ValueError(f"led strip {strip} already exists")
-        self._strips[strip] = sim
+        return self.parts
 
     def pixels(self, strip: int) -> list[int]:
         """The colours strip `strip` shows. Raises HalRequestError for an unknown strip."""
@@ -82,7 +72,7 @@ class SimLedStrips:
             sim.show(pixels)
 
     def _strip(self, strip: int) -> LedStripSim:
-        found = self._strips.get(strip)
+        found = self.find(strip)
         if found is None:
             raise HalRequestError(f"no led strip {strip} on this node")
         return found
