@@ -35,6 +35,30 @@ setup() {
   fi
 }
 
+# Debian packages the tests use as real parts (brokers, network namespaces). Installed when
+# missing and we are root; otherwise say plainly which are missing: the tests that need
+# them then fail naming what is absent.
+TEST_DEBS=(mosquitto iproute2)
+TEST_BINS=(/usr/sbin/mosquitto /usr/sbin/ip)
+
+system_packages() {
+  local missing=() i
+  for i in "${!TEST_DEBS[@]}"; do
+    [ -x "${TEST_BINS[$i]}" ] || missing+=("${TEST_DEBS[$i]}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "harvester: installing Debian packages: ${missing[*]}" >&2
+    if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; then
+      # The package starts its own mosquitto on :1883; the tests start theirs on free ports.
+      systemctl disable --now mosquitto >/dev/null 2>&1 || pkill -x mosquitto || true
+      return
+    fi
+  fi
+  echo "harvester: could not install ${missing[*]} (needs root and apt-get);" \
+       "the tests that use them will fail saying so" >&2
+}
+
 cmd=${1:-demo}
 case "$cmd" in
   demo)
@@ -47,6 +71,7 @@ case "$cmd" in
     ;;
   test)
     setup
+    system_packages
     shift || true
     "$VENV/bin/ruff" check .
     "$VENV/bin/mypy"

@@ -76,6 +76,9 @@ def _resolve_paths(config: NodeConfig, base: Path) -> NodeConfig:
             "cache_dir": (base / config.cache_dir).resolve(),
             "sim": config.sim.with_base(base),
             "plugins": tuple(p.with_base(base) for p in config.plugins),
+            "state_dir": (base / config.state_dir).resolve(),
+            "mesh": None if config.mesh is None else config.mesh.with_base(base),
+            "hub": None if config.hub is None else config.hub.with_base(base),
         }
     )
 

@@ -20,6 +20,7 @@ from harvester.config.base import (
 )
 from harvester.config.faults import FaultRule
 from harvester.config.linux import LinuxConfig
+from harvester.config.mesh import BrokerAddress, HubConfig, MeshConfig, MetricsConfig
 from harvester.config.sim import SimConfig
 from harvester.constants import LED_MAX_PIXELS, MAX_CALL_TIMEOUT_MS, NATIVE_MONITOR
 
@@ -145,6 +146,13 @@ class NodeConfig(Frozen):
     linux: LinuxConfig = LinuxConfig()
     plugins: tuple[PluginConfig, ...] = ()
     native: NativeConfig = NativeConfig()
+    # Where the node keeps what must survive a restart: the outbox, the hub's history,
+    # the commands it has executed (docs/mesh.md).
+    state_dir: Path = Path(".harvester/state")
+    # The fleet: without [mesh] the node runs alone.
+    mesh: MeshConfig | None = None
+    hub: HubConfig | None = None
+    metrics: MetricsConfig = MetricsConfig()
 
     @field_validator("plugins")
     @classmethod
@@ -159,3 +167,30 @@ class NodeConfig(Frozen):
                 f"native.monitor reports as {NATIVE_MONITOR!r}: a plugin of that name clashes"
             )
         return self
+
+    @model_validator(mode="after")
+    def _hub_table_on_the_hub(self) -> NodeConfig:
+        if self.hub is not None and self.role != "hub":
+            raise ValueError("[hub] is for the node with role = 'hub'")
+        if self.mesh is not None and self.mesh.broker is None:
+            if self.role != "hub" or self.hub_settings.broker != "embedded":
+                raise ValueError(
+                    "mesh.broker: where is the broker? (only a hub running the embedded"
+                    " broker may leave it out)"
+                )
+        return self
+
+    @property
+    def broker(self) -> BrokerAddress:
+        """Where this node's MQTT client connects (only with [mesh])."""
+        assert self.mesh is not None
+        if self.mesh.broker is not None:
+            return self.mesh.broker
+        embedded = self.hub_settings.embedded
+        host = "127.0.0.1" if embedded.host in ("0.0.0.0", "::") else embedded.host
+        return BrokerAddress(host=host, port=embedded.port)
+
+    @property
+    def hub_settings(self) -> HubConfig:
+        """The hub's [hub] table, or its defaults (only meaningful with role = 'hub')."""
+        return self.hub or HubConfig()

@@ -9,7 +9,7 @@ from harvester.node.events import (
     StateEvent,
     Subscription,
 )
-from harvester.node.node import run_node
+from harvester.node.node import Node, run_node
 from harvester.node.plugin_log import PluginLog
 from harvester.node.runner import PluginRunner
 from harvester.node.supervisor import Supervisor
@@ -18,6 +18,7 @@ __all__ = [
     "Event",
     "EventBus",
     "LogEvent",
+    "Node",
     "PluginLog",
     "PluginRunner",
     "Reading",

@@ -5,12 +5,64 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from types import TracebackType
 
 from harvester.config import NodeConfig
 from harvester.hal import Backend, make_backend
 from harvester.node.events import Event, EventBus
 from harvester.node.native_monitor import NativeMonitor
 from harvester.node.supervisor import Supervisor
+
+
+class Node:
+    """An async context manager: the node's plugins (and the native services its config
+    enables) run while inside it. Layers above (the mesh, the web server) use its `bus`,
+    `supervisor` and `backend`.
+
+    `first_seq` continues the node's event numbering across restarts: whoever persists
+    events (the mesh's outbox) knows the last number used.
+    """
+
+    def __init__(
+        self, config: NodeConfig, *, backend: Backend | None = None, first_seq: int = 1
+    ) -> None:
+        self.config = config
+        self._owned = backend is None  # a backend handed in belongs to the caller
+        self.backend = backend or make_backend(config)
+        self.bus = EventBus(config.name, first_seq=first_seq)
+        self.supervisor = Supervisor(config, backend=self.backend, bus=self.bus)
+        self.native_monitor: NativeMonitor | None = None
+        self._services = AsyncExitStack()
+
+    async def __aenter__(self) -> Node:
+        try:
+            await self._services.enter_async_context(self.supervisor)
+            if self.config.native.monitor:
+                self.native_monitor = NativeMonitor(
+                    self.backend.system,
+                    self.bus,
+                    interval_s=self.config.native.monitor_interval_s,
+                )
+                await self._services.enter_async_context(self.native_monitor)
+        except BaseException:
+            await self._close()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        try:
+            await self._services.aclose()
+        finally:
+            if self._owned:
+                self.backend.close()
 
 
 async def run_node(
@@ -22,11 +74,9 @@ async def run_node(
 ) -> None:
     """Run every plugin of `config` (and the native services it enables) until `stop` is
     set, then shut down in reverse order."""
-    bus = EventBus(config.name)
-    owned = backend is None  # a backend handed in belongs to the caller, who closes it
-    backend = backend or make_backend(config)
+    node = Node(config, backend=backend)
     deliver = on_event or (lambda event: None)
-    async with bus.subscribe() as subscription:
+    async with node.bus.subscribe() as subscription:
 
         async def forward() -> None:
             while True:
@@ -34,18 +84,9 @@ async def run_node(
 
         forwarder = asyncio.create_task(forward())
         try:
-            async with AsyncExitStack() as services:
-                await services.enter_async_context(Supervisor(config, backend=backend, bus=bus))
-                if config.native.monitor:
-                    await services.enter_async_context(
-                        NativeMonitor(
-                            backend.system, bus, interval_s=config.native.monitor_interval_s
-                        )
-                    )
+            async with node:
                 await stop.wait()
         finally:
-            if owned:
-                backend.close()
             forwarder.cancel()
             while not subscription.empty():  # the last events of the stop itself
                 deliver(subscription.get_nowait())

@@ -384,6 +384,20 @@ class PluginRunner:
                 self._latest.update(self.name, good)
             self._bus.publish(ReadingsEvent(self.name, tuple(good)))
 
+    # -- what the mesh reports -------------------------------------------------------------
+
+    @property
+    def version(self) -> str:
+        """The loaded component's content hash (16 hex digits; "" before a load): the
+        artifact is named by sha256(component)."""
+        loaded = self._loaded
+        return loaded.artifact.name[:16] if loaded is not None else ""
+
+    @property
+    def restarts(self) -> int:
+        """Instances started after the first one (each one a restart after a fault)."""
+        return max(0, self.instances_started - 1)
+
     # -- commands -------------------------------------------------------------------------
 
     @property

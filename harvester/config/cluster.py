@@ -1,0 +1,155 @@
+"""The cluster description: which nodes there are, their roles, where the broker is.
+
+One TOML file (examples/cluster/cluster.toml is the reference cluster). The broker's
+config (users, ACL, bridge) is generated from it, `harvester secrets init` makes every
+node's credentials from it, and `harvester demo` starts its nodes.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from harvester.config.base import Frozen, refuse_repeats
+from harvester.config.load import ConfigError, validation_problems
+from harvester.config.mesh import BrokerAddress
+
+NODE_NAME = r"^[a-z][a-z0-9-]{0,31}$"
+
+
+class ClusterNode(Frozen):
+    name: str = Field(pattern=NODE_NAME)
+    role: Literal["hub", "spoke"]
+    # The node's own config file (relative to the cluster file).
+    config: Path
+    # Deployment data: where the node lives on the LAN. Nothing here connects to it.
+    address: str | None = Field(default=None, max_length=253)
+
+
+class ServerTls(Frozen):
+    """TLS on the broker's listener (Mosquitto `certfile`/`keyfile`/`cafile`)."""
+
+    port: int = Field(default=8883, ge=1, le=65535)
+    cert_file: Path
+    key_file: Path
+    ca_file: Path | None = None
+
+
+class Bridge(Frozen):
+    """Forward the fleet's topics to an upstream broker (fleets that outgrow one hub)."""
+
+    name: str = Field(default="upstream", pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(default=8883, ge=1, le=65535)
+    # Secrets file with `username`/`password` on the upstream broker.
+    credentials: Path | None = None
+    ca_file: Path | None = None
+    # Topics go out under this prefix upstream (`<prefix>harvester/...`).
+    remote_prefix: str = Field(default="", pattern=r"^([A-Za-z0-9_-]+/)*$")
+
+
+class BrokerSettings(Frozen):
+    listen: BrokerAddress = BrokerAddress(host="0.0.0.0")
+    persistence: bool = True
+    tls: ServerTls | None = None
+    bridge: Bridge | None = None
+
+
+class ClusterConfig(Frozen):
+    name: str = Field(default="harvester", pattern=NODE_NAME)
+    # Where each node's credentials are written and read (`<node>.toml`), relative to the
+    # cluster file. Outside the repo in production.
+    secrets_dir: Path = Path("secrets")
+    broker: BrokerSettings = BrokerSettings()
+    nodes: tuple[ClusterNode, ...] = Field(min_length=1)
+    path: Path | None = Field(default=None, exclude=True)  # the file it came from
+
+    @field_validator("nodes")
+    @classmethod
+    def _names(cls, nodes: tuple[ClusterNode, ...]) -> tuple[ClusterNode, ...]:
+        refuse_repeats((n.name for n in nodes), "node names must be unique; repeated: {}")
+        return nodes
+
+    @model_validator(mode="after")
+    def _one_hub(self) -> Self:
+        hubs = [n.name for n in self.nodes if n.role == "hub"]
+        if len(hubs) != 1:
+            raise ValueError(f"a cluster has exactly one hub (role = 'hub'); found {hubs or 0}")
+        return self
+
+    @property
+    def hub(self) -> ClusterNode:
+        return next(n for n in self.nodes if n.role == "hub")
+
+    def node(self, name: str) -> ClusterNode:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def credentials_file(self, node: str) -> Path:
+        return self.secrets_dir / f"{node}.toml"
+
+    @property
+    def token_file(self) -> Path:
+        """The hub API's write token."""
+        return self.secrets_dir / "api-token.toml"
+
+
+def load_cluster_config(path: Path | str) -> ClusterConfig:
+    """Load and validate a cluster file; paths in it become relative to its folder.
+
+    Raises ConfigError naming the file and every bad key with its value."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(path, [f"cannot read: {exc.strerror}"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
+    top = raw.pop("cluster", {})
+    if not isinstance(top, dict):
+        raise ConfigError(path, ["[cluster] must be a table"])
+    raw = {**top, **raw}
+    try:
+        cluster = ClusterConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(path, validation_problems(exc, raw)) from exc
+    base = path.parent.resolve()
+    tls = cluster.broker.tls
+    bridge = cluster.broker.bridge
+    broker = cluster.broker.model_copy(
+        update={
+            "tls": None
+            if tls is None
+            else tls.model_copy(
+                update={
+                    k: (base / v).resolve()
+                    for k in ("cert_file", "key_file", "ca_file")
+                    if isinstance(v := getattr(tls, k), Path)
+                }
+            ),
+            "bridge": None
+            if bridge is None
+            else bridge.model_copy(
+                update={
+                    k: (base / v).resolve()
+                    for k in ("credentials", "ca_file")
+                    if isinstance(v := getattr(bridge, k), Path)
+                }
+            ),
+        }
+    )
+    return cluster.model_copy(
+        update={
+            "path": path.resolve(),
+            "secrets_dir": (base / cluster.secrets_dir).resolve(),
+            "broker": broker,
+            "nodes": tuple(
+                n.model_copy(update={"config": (base / n.config).resolve()}) for n in cluster.nodes
+            ),
+        }
+    )

@@ -1,0 +1,100 @@
+"""Making a node's MQTT client: broker address, credentials, TLS, keep-alive, last will.
+
+Every part of the mesh that talks MQTT gets its client here, so they all connect the same
+way. aiomqtt clients are not reusable after a disconnect: `reconnecting` makes a fresh one
+per attempt and backs off between attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import aiomqtt
+
+from harvester.config import NodeConfig
+from harvester.config.secrets import Credentials, load_credentials
+
+log = logging.getLogger("harvester.mesh")
+
+RETRY_INITIAL_S = 0.5
+RETRY_MAX_S = 10.0
+
+
+def node_credentials(config: NodeConfig) -> Credentials | None:
+    """The node's MQTT credentials from its secrets file (None: anonymous). Raises
+    SecretsError naming the file."""
+    assert config.mesh is not None
+    path = config.mesh.credentials
+    return None if path is None else load_credentials(path)
+
+
+def make_client(
+    config: NodeConfig,
+    *,
+    client_id: str,
+    credentials: Credentials | None,
+    will: aiomqtt.Will | None = None,
+    clean_session: bool = True,
+) -> aiomqtt.Client:
+    """A client for `config`'s broker (not yet connected: `async with` connects)."""
+    mesh = config.mesh
+    assert mesh is not None, "make_client needs a [mesh] table"
+    broker = config.broker
+    tls: aiomqtt.TLSParameters | None = None
+    if mesh.tls is not None:
+        tls = aiomqtt.TLSParameters(
+            ca_certs=str(mesh.tls.ca_file),
+            certfile=str(mesh.tls.cert_file) if mesh.tls.cert_file else None,
+            keyfile=str(mesh.tls.key_file) if mesh.tls.key_file else None,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+    return aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=credentials.username if credentials else None,
+        password=credentials.password if credentials else None,
+        identifier=client_id,
+        will=will,
+        keepalive=mesh.keepalive_s,
+        clean_session=clean_session,
+        tls_params=tls,
+        timeout=10.0,
+        logger=logging.getLogger(f"harvester.mesh.mqtt.{client_id}"),
+    )
+
+
+@asynccontextmanager
+async def reconnecting(
+    factory: Callable[[], aiomqtt.Client], *, what: str
+) -> AsyncIterator[Callable[[], AsyncIterator[aiomqtt.Client]]]:
+    """Yields `sessions()`: an async iterator of connected clients, one per successful
+    connection, reconnecting with back-off after each loss. A session ends when the body
+    of `async for` raises aiomqtt.MqttError (the connection was lost).
+
+        async with reconnecting(factory, what="uplink") as sessions:
+            async for client in sessions():
+                try:
+                    ...use client...
+                except aiomqtt.MqttError:
+                    continue   # the next iteration reconnects
+    """
+
+    async def sessions() -> AsyncIterator[aiomqtt.Client]:
+        delay = RETRY_INITIAL_S
+        while True:
+            client = factory()
+            try:
+                async with client:
+                    delay = RETRY_INITIAL_S
+                    log.info("%s: connected", what)
+                    yield client
+            except aiomqtt.MqttError as exc:
+                log.warning("%s: broker connection lost or refused: %s; retrying", what, exc)
+            await asyncio.sleep(delay)  # back-off between attempts, not a synchronisation
+            delay = min(delay * 2, RETRY_MAX_S)
+
+    yield sessions
