@@ -77,9 +77,10 @@ class Status(Payload):
 
 class Health(Payload):
     """harvester/<node>/health, every `mesh.health_interval_s`. Metrics are floats keyed
-    by name: `cpu_percent`, `memory_percent`, `cpu_temp_c`, `uptime_s`, `disk_percent` (the
-    board), and `host_rss_mb`, `outbox_rows`, `outbox_dropped`, `plugins_running` (the
-    host). A metric the node cannot read is left out."""
+    by name: the board's `cpu_usage`, `memory_used_percent`, `memory_used`,
+    `soc_temperature`, `uptime`, `disk_used_percent`, `disk_used` (as the monitors name
+    them), and the host's `host_rss_bytes`, `outbox_rows`, `outbox_dropped`,
+    `plugins_running`, `plugins_total`. A metric the node cannot read is left out."""
 
     node: Name
     at: Timestamp
@@ -166,6 +167,17 @@ class EventsBatch(Payload):
 # -- plugins, state ----------------------------------------------------------------------
 
 
+class MetricInfo(BaseModel):
+    """What a plugin said about one of its metrics (sensor.describe)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: MetricName
+    unit: Annotated[str, Field(max_length=16)]
+    device_class: DeviceClass = DeviceClass.NONE
+    state_class: StateClass = StateClass.MEASUREMENT
+
+
 class PluginInfo(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -178,6 +190,8 @@ class PluginInfo(BaseModel):
     # The plugin's grants as in its node config (config.Grants, dumped to JSON).
     grants: dict[str, Any]
     commands: tuple[CommandName, ...] = ()
+    # A sensor's metrics as it described them (empty until its first start).
+    metrics: tuple[MetricInfo, ...] = Field(default=(), max_length=64)
     poll_interval_s: float | None = None
 
 

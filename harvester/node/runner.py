@@ -394,6 +394,11 @@ class PluginRunner:
         return loaded.artifact.name[:16] if loaded is not None else ""
 
     @property
+    def metrics(self) -> tuple[Metric, ...]:
+        """What the plugin described at its last start (empty before, or for an actuator)."""
+        return tuple(self._metrics.values())
+
+    @property
     def restarts(self) -> int:
         """Instances started after the first one (each one a restart after a fault)."""
         return max(0, self.instances_started - 1)
