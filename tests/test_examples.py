@@ -19,11 +19,14 @@ PI4_PLUGINS = ["bme680", "dht22", "oled", "pi4-monitor", "pi4-actuator"]
 
 
 def test_every_example_is_tested() -> None:
-    tested = {"sim-node.toml", "pi4.toml", "pi4-linux.toml", "revpi.toml", "pizero.toml"}
-    assert {p.name for p in EXAMPLES.glob("*.toml")} == tested
+    tested = {
+        "sim-node.toml", "pi4.toml", "revpi.toml", "pizero.toml", "cluster.toml",
+        "deploy/spoke.toml", "deploy/hub.toml", "deploy/pizero.toml", "deploy/cluster.toml",
+    }  # fmt: skip
+    assert {str(p.relative_to(EXAMPLES)) for p in EXAMPLES.rglob("*.toml")} == tested
 
 
-@pytest.mark.parametrize("name", ["pi4.toml", "pi4-linux.toml"])
+@pytest.mark.parametrize("name", ["pi4.toml", "deploy/spoke.toml"])
 def test_the_reference_spoke(name: str) -> None:
     config = load_node_config(EXAMPLES / name)
     assert [p.name for p in config.plugins] == PI4_PLUGINS
@@ -51,7 +54,7 @@ def test_the_sim_and_linux_spokes_run_the_same_plugins() -> None:
     def plugins(name: str) -> list[tuple[object, ...]]:
         return [(p.name, p.grants, p.settings) for p in load_node_config(EXAMPLES / name).plugins]
 
-    assert plugins("pi4.toml") == plugins("pi4-linux.toml")
+    assert plugins("pi4.toml") == plugins("deploy/spoke.toml")
 
 
 async def test_the_pizero_runs_only_the_native_monitor() -> None:
@@ -90,3 +93,16 @@ async def test_the_hub_reports_its_health(plugin_dir: Path) -> None:
     values = {r.metric: r.value for r in seen[0].readings}
     assert seen[0].plugin == "revpi-monitor"
     assert abs(values["soc_temperature"] - config.sim.cpu_temp_c) < 3.0
+
+
+def test_the_deployed_cluster_joins_every_node_to_the_hubs_mosquitto() -> None:
+    from harvester.config.cluster import join, load_cluster_config
+
+    cluster = load_cluster_config(EXAMPLES / "deploy" / "cluster.toml")
+    assert cluster.broker.kind == "mosquitto" and cluster.hub.address == "192.168.7.1"
+    for member in cluster.nodes:
+        config = join(load_node_config(member.config), cluster)
+        assert config.backend == "linux" and config.role == member.role
+        assert (config.broker.host, config.broker.port) == ("192.168.7.1", 1883)
+    hub = join(load_node_config(cluster.hub.config), cluster).hub_settings
+    assert hub.broker == "external" and hub.web.port == 3000

@@ -15,7 +15,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from harvester.config.base import Frozen, refuse_repeats
 from harvester.config.load import ConfigError, validation_problems
-from harvester.config.mesh import BrokerAddress
+from harvester.config.mesh import BrokerAddress, MeshConfig, WebConfig
+from harvester.config.model import NodeConfig
 
 NODE_NAME = r"^[a-z][a-z0-9-]{0,31}$"
 
@@ -52,7 +53,12 @@ class Bridge(Frozen):
 
 
 class BrokerSettings(Frozen):
+    # Where the hub's broker listens. Nodes connect to the hub's `address` at this port
+    # (127.0.0.1 when the hub has no address: everything on one machine).
     listen: BrokerAddress = BrokerAddress(host="0.0.0.0")
+    # "embedded": the hub starts amqtt itself; "mosquitto": a Mosquitto configured by
+    # `harvester broker config` (or the NixOS hub module) runs beside it.
+    kind: Literal["embedded", "mosquitto"] = "embedded"
     persistence: bool = True
     tls: ServerTls | None = None
     bridge: Bridge | None = None
@@ -97,6 +103,48 @@ class ClusterConfig(Frozen):
     def token_file(self) -> Path:
         """The hub API's write token."""
         return self.secrets_dir / "api-token.toml"
+
+
+def join(config: NodeConfig, cluster: ClusterConfig) -> NodeConfig:
+    """`config` as a member of `cluster`: the broker's address, the node's credentials
+    file and (on the hub) the broker it runs and the API token come from the cluster.
+    What the node's own file says under [mesh] and [hub] stays, except those.
+
+    Raises ValueError if the cluster does not list the node, or lists it with another role.
+    """
+    try:
+        member = cluster.node(config.name)
+    except KeyError:
+        names = ", ".join(n.name for n in cluster.nodes)
+        raise ValueError(f"node {config.name!r} is not in the cluster (it has {names})") from None
+    if member.role != config.role:
+        raise ValueError(
+            f"node {config.name!r} is a {config.role} in its config but a {member.role}"
+            f" in the cluster"
+        )
+    port = cluster.broker.listen.port
+    connect = BrokerAddress(host=cluster.hub.address or "127.0.0.1", port=port)
+    mesh = (config.mesh or MeshConfig()).model_copy(
+        update={"broker": connect, "credentials": cluster.credentials_file(config.name)}
+    )
+    update: dict[str, object] = {"mesh": mesh}
+    if config.role == "hub":
+        hub = config.hub_settings
+        embedded = hub.embedded.model_copy(
+            update={
+                "host": cluster.broker.listen.host,
+                "port": port,
+                "cluster": cluster.path,
+            }
+        )
+        web: WebConfig = hub.web.model_copy(update={"token_file": cluster.token_file})
+        broker = "embedded" if cluster.broker.kind == "embedded" else "external"
+        hub = hub.model_copy(update={"broker": broker, "embedded": embedded, "web": web})
+        update["hub"] = hub
+        if broker == "embedded":  # the hub's own client goes to its own broker
+            mesh = mesh.model_copy(update={"broker": BrokerAddress(host="127.0.0.1", port=port)})
+            update["mesh"] = mesh
+    return config.model_copy(update=update)
 
 
 def load_cluster_config(path: Path | str) -> ClusterConfig:

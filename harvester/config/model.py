@@ -172,20 +172,21 @@ class NodeConfig(Frozen):
     def _hub_table_on_the_hub(self) -> NodeConfig:
         if self.hub is not None and self.role != "hub":
             raise ValueError("[hub] is for the node with role = 'hub'")
-        if self.mesh is not None and self.mesh.broker is None:
-            if self.role != "hub" or self.hub_settings.broker != "embedded":
-                raise ValueError(
-                    "mesh.broker: where is the broker? (only a hub running the embedded"
-                    " broker may leave it out)"
-                )
         return self
 
     @property
     def broker(self) -> BrokerAddress:
-        """Where this node's MQTT client connects (only with [mesh])."""
-        assert self.mesh is not None
-        if self.mesh.broker is not None:
+        """Where this node's MQTT client connects: mesh.broker, or a hub's own embedded
+        broker. Raises ValueError if neither says (a spoke must be told, by its [mesh]
+        table or by joining a cluster)."""
+        if self.mesh is not None and self.mesh.broker is not None:
             return self.mesh.broker
+        if self.role != "hub" or self.hub_settings.broker != "embedded":
+            raise ValueError(
+                f"node {self.name!r}: mesh.broker: where is the broker? (give it, or join a"
+                f" cluster with --cluster; only a hub running the embedded broker may leave"
+                f" it out)"
+            )
         embedded = self.hub_settings.embedded
         host = "127.0.0.1" if embedded.host in ("0.0.0.0", "::") else embedded.host
         return BrokerAddress(host=host, port=embedded.port)

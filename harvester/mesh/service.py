@@ -1,0 +1,137 @@
+"""A node in the fleet: the Node and the mesh services its role runs, started and stopped
+in order.
+
+Every node: the outbox (numbering continues from it), the uplink (entered before the
+node, so no event is missed; left after it, so the last ones are sent), the command
+executor. The hub also: its broker (unless the fleet has its own), history and the
+collector, the command client, Home Assistant discovery. Leaving stops them in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from types import TracebackType
+
+from harvester.config import NodeConfig
+from harvester.hal import Backend
+from harvester.mesh.broker.embedded import EmbeddedBrokerProcess
+from harvester.mesh.collector import Collector
+from harvester.mesh.command_client import CommandClient
+from harvester.mesh.command_executor import CommandExecutor
+from harvester.mesh.connection import node_credentials
+from harvester.mesh.discovery import Discovery
+from harvester.mesh.history import History
+from harvester.mesh.outbox import Outbox
+from harvester.mesh.uplink import Uplink
+from harvester.node import Event, EventBus, Node
+
+StatsProvider = Callable[[], dict[str, float]]
+
+
+class MeshNode:
+    """An async context manager running `config`'s node as a member of the fleet."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        *,
+        backend: Backend | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        if config.mesh is None:
+            raise ValueError(f"node {config.name!r} has no [mesh] table: it runs alone")
+        self.config = config
+        self.state_dir = config.state_dir / config.name
+        self._backend = backend
+        self._on_event = on_event
+        self._stack = AsyncExitStack()
+        self.node: Node | None = None
+        self.outbox: Outbox | None = None
+        self.uplink: Uplink | None = None
+        self.executor: CommandExecutor | None = None
+        self.broker: EmbeddedBrokerProcess | None = None
+        self.history: History | None = None
+        self.collector: Collector | None = None
+        self.commands: CommandClient | None = None
+        self.discovery: Discovery | None = None
+
+    @property
+    def is_hub(self) -> bool:
+        return self.config.role == "hub"
+
+    def stats_providers(self) -> list[StatsProvider]:
+        """Every running part's `stats()`, for /metrics."""
+        parts = (self.outbox, self.uplink, self.executor, self.history, self.collector)
+        return [part.stats for part in parts if part is not None]
+
+    async def __aenter__(self) -> MeshNode:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        config, stack = self.config, self._stack
+        credentials = node_credentials(config)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.is_hub:
+            hub = config.hub_settings
+            if hub.broker == "embedded":
+                self.broker = await stack.enter_async_context(
+                    EmbeddedBrokerProcess(hub, self.state_dir)
+                )
+            self.history = History(self.state_dir / "history.sqlite", hub.history)
+            stack.callback(self.history.close)
+            self.collector = await stack.enter_async_context(
+                Collector(config, self.history, credentials=credentials)
+            )
+            self.commands = await stack.enter_async_context(
+                CommandClient(config, credentials=credentials, node_online=self.collector.online)
+            )
+            if hub.home_assistant:
+                self.discovery = await stack.enter_async_context(
+                    Discovery(config, credentials=credentials)
+                )
+        assert config.mesh is not None
+        self.outbox = Outbox(self.state_dir / "outbox.sqlite", config.mesh.outbox, node=config.name)
+        stack.callback(self.outbox.close)
+        self.node = Node(config, backend=self._backend, first_seq=self.outbox.next_seq)
+        if self._on_event is not None:
+            await stack.enter_async_context(_forwarding(self.node.bus, self._on_event))
+        self.uplink = await stack.enter_async_context(
+            Uplink(self.node, self.outbox, credentials=credentials)
+        )
+        self.executor = await stack.enter_async_context(
+            CommandExecutor(self.node, credentials=credentials, state_dir=self.state_dir)
+        )
+        await stack.enter_async_context(self.node)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()
+
+
+@asynccontextmanager
+async def _forwarding(bus: EventBus, deliver: Callable[[Event], None]) -> AsyncIterator[None]:
+    """Hand every event of `bus` to `deliver` (the CLI's printer), the last ones too."""
+    async with bus.subscribe() as subscription:
+
+        async def forward() -> None:
+            while True:
+                deliver(await subscription.get())
+
+        task = asyncio.create_task(forward())
+        try:
+            yield
+        finally:
+            task.cancel()
+            while not subscription.empty():
+                deliver(subscription.get_nowait())
