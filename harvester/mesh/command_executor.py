@@ -47,10 +47,11 @@ PUBLISH_TIMEOUT_S: Final = 10.0
 class CommandFailed(Exception):
     """A command that could not be run or failed: becomes the result's error."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, *, plugin: str = "") -> None:
         super().__init__(message)
         self.code: ErrorCode = code
         self.message = message
+        self.plugin = plugin  # the plugin it went to, if it got that far
 
 
 class CommandExecutor:
@@ -190,7 +191,7 @@ class CommandExecutor:
             plugin, values = await self._run(request)
             result = self._result(request, plugin, values=values)
         except CommandFailed as exc:
-            result = self._result(request, plugin, error=(exc.code, exc.message))
+            result = self._result(request, exc.plugin or plugin, error=(exc.code, exc.message))
         assert self._record is not None
         self._record.finish(result)
         log.info(
@@ -212,19 +213,19 @@ class CommandExecutor:
             try:
                 supervisor.restart(target)
             except CommandUnavailable as exc:
-                raise CommandFailed("unavailable", str(exc)) from exc
+                raise CommandFailed("unavailable", str(exc), plugin=target) from exc
             return target, {"plugin": target}
         plugin = self._route(request)
         try:
             return plugin, await supervisor.command(plugin, request.command, dict(request.args))
         except CommandRejected as exc:
-            raise CommandFailed("rejected", str(exc)) from exc
+            raise CommandFailed("rejected", str(exc), plugin=plugin) from exc
         except CommandUnavailable as exc:
-            raise CommandFailed("unavailable", str(exc)) from exc
+            raise CommandFailed("unavailable", str(exc), plugin=plugin) from exc
         except PluginReportedError as exc:
-            raise CommandFailed("failed", str(exc)) from exc
+            raise CommandFailed("failed", str(exc), plugin=plugin) from exc
         except PluginFault as exc:  # a timeout is one
-            raise CommandFailed("fault", f"{exc.kind}: {exc}") from exc
+            raise CommandFailed("fault", f"{exc.kind}: {exc}", plugin=plugin) from exc
 
     def _route(self, request: CommandRequest) -> str:
         runners = self.node.supervisor.runners

@@ -331,8 +331,12 @@ async def test_plugin_restart_replaces_a_running_instance_without_a_fault(
                 while runner.instances_started < 2 or runner.state != "running":
                     await queue.get()
             assert not runner.faults and runner.restarts == 1
-            beep = await hub.send("spoke-a", "buzzer.beep", {"frequency_hz": 440})
+            beep = await hub.send(
+                "spoke-a", "buzzer.beep", {"frequency_hz": 440, "duration_ms": 20}
+            )
             assert beep.ok, beep  # the fresh instance answers
+        played = node.backend.buzzer.played(13)  # type: ignore[attr-defined]
+        assert [(t.frequency_hz, t.duration_ms) for t in played] == [(440, 20)]
 
 
 async def wait_running(node: Node, plugin: str) -> None:
