@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 import aiomqtt
 
@@ -165,8 +166,8 @@ class CommandExecutor:
         self._record.begin(request)
         self._spawn(self._execute(request))
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
@@ -266,4 +267,3 @@ class CommandExecutor:
             error=CommandError(code=error[0], message=error[1][:4096]) if error else None,
             at=time.time(),
         )
-

@@ -16,7 +16,13 @@ import time
 from pathlib import Path
 from typing import Final
 
-from harvester.mesh.payloads import CommandError, CommandRequest, CommandResult, PayloadError, decode
+from harvester.mesh.payloads import (
+    CommandError,
+    CommandRequest,
+    CommandResult,
+    PayloadError,
+    decode,
+)
 
 # Records older than this are deleted when the record is opened: a request cannot be
 # redelivered after its expiry anyway (the node answers `expired` without running it).
@@ -94,7 +100,7 @@ class CommandRecord:
             ),
         )
 
-    def lookup(self, id_: str) -> CommandResult | None | str:
+    def lookup(self, id_: str) -> CommandResult | str | None:
         """The recorded answer to `id_`; "running" while it runs; None if never seen."""
         row = self._db.execute(
             "SELECT state, result, command, plugin FROM commands WHERE id = ?", (id_,)

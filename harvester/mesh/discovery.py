@@ -228,4 +228,3 @@ class Discovery:
             self.removed += 1
             log.info("discovery: removed %s (the metric is gone)", topic)
         self.changed.set()
-

@@ -160,7 +160,7 @@ async def test_a_redelivered_request_is_answered_from_the_record_also_after_a_re
     state = tmp_path / "state"
     config = node_config(tmp_path, mosquitto, state, [GHOST])
     async with raw_client(mosquitto) as raw:
-        async with serving(config, state) as (node, executor):
+        async with serving(config, state) as (_, executor):
             id_ = await raw.request("plugin.restart", args={"plugin": "ghost"})
             first = await raw.result()
             assert (first.ok, first.repeated, first.result) == (True, False, {"plugin": "ghost"})
@@ -169,7 +169,7 @@ async def test_a_redelivered_request_is_answered_from_the_record_also_after_a_re
             second = await raw.result()
             assert (second.id, second.ok, second.repeated) == (id_, True, True)
             assert executor.executed == 1
-        async with serving(config, state) as (node, executor):
+        async with serving(config, state) as (_, executor):
             await raw.client.publish(topics.cmd("spoke-a", "plugin.restart"), again, qos=1)
             third = await raw.result()
             assert (third.id, third.ok, third.repeated) == (id_, True, True)
@@ -199,7 +199,7 @@ async def test_a_command_cut_off_by_a_crash_is_answered_failed_not_run(
     record = CommandRecord(state / "spoke-a" / "commands.sqlite", node="spoke-a")
     assert record.begin(decode(CommandRequest, uuid_request(id_)))  # "running", then a crash
     record.close()
-    async with serving(config, state) as (node, executor), raw_client(mosquitto) as raw:
+    async with serving(config, state) as (_, executor), raw_client(mosquitto) as raw:
         await raw.client.publish(topics.cmd("spoke-a", "plugin.restart"), uuid_request(id_), qos=1)
         answer = await raw.result()
         assert answer.repeated and not answer.ok
@@ -212,7 +212,7 @@ async def test_an_expired_request_is_not_executed(
     tmp_path: Path, mosquitto: MosquittoProcess
 ) -> None:
     config = node_config(tmp_path, mosquitto, tmp_path / "state", [GHOST])
-    async with serving(config, tmp_path / "state") as (node, executor):
+    async with serving(config, tmp_path / "state") as (_, executor):
         async with raw_client(mosquitto) as raw:
             now = time.time()
             await raw.request(
@@ -228,7 +228,7 @@ async def test_malformed_requests_are_dropped_with_a_log_line_and_the_next_is_an
 ) -> None:
     caplog.set_level(logging.WARNING, "harvester.mesh.commands")
     config = node_config(tmp_path, mosquitto, tmp_path / "state", [GHOST])
-    async with serving(config, tmp_path / "state") as (node, executor):
+    async with serving(config, tmp_path / "state") as (_, executor):
         async with raw_client(mosquitto) as raw:
             await raw.request("buzzer.beep", raw=b"{not json")
             await raw.request("buzzer.beep", raw=b'{"v": 1, "id": "x"}')
@@ -286,7 +286,7 @@ async def test_a_beep_over_the_mesh_sounds_once_even_when_redelivered(
     plugin_dir: Path, tmp_path: Path, mosquitto: MosquittoProcess
 ) -> None:
     config = node_config(plugin_dir, mosquitto, tmp_path / "state", [ACTUATOR])
-    async with serving(config, tmp_path / "state") as (node, executor):
+    async with serving(config, tmp_path / "state") as (node, _):
         await wait_running(node, "pi4-actuator")
         async with CommandClient(
             hub_config(mosquitto), credentials=None, node_online=lambda n: True
@@ -318,7 +318,7 @@ async def test_plugin_restart_replaces_a_running_instance_without_a_fault(
     plugin_dir: Path, tmp_path: Path, mosquitto: MosquittoProcess
 ) -> None:
     config = node_config(plugin_dir, mosquitto, tmp_path / "state", [ACTUATOR])
-    async with serving(config, tmp_path / "state") as (node, executor):
+    async with serving(config, tmp_path / "state") as (node, _):
         runner = node.supervisor.runners["pi4-actuator"]
         await wait_running(node, "pi4-actuator")
         assert runner.instances_started == 1
