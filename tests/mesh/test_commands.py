@@ -25,8 +25,9 @@ from harvester.mesh.command_record import INTERRUPTED, CommandRecord
 from harvester.mesh.commands import CommandClient, CommandExecutor
 from harvester.mesh.payloads import CommandRequest, CommandResult, decode, encode
 from harvester.node import Node
+from harvester.node.events import StateEvent
 from harvester.node.runner import CommandUnavailable
-from tests.conftest import make_node, running, state_is
+from tests.conftest import BME680_PLUGIN, make_node, running, state_is
 from tests.mesh.brokers import MosquittoProcess
 
 GHOST = {"name": "ghost"}  # no component in the plugin folder: quarantined at once
@@ -133,6 +134,26 @@ async def test_a_quarantined_plugin_is_started_again_and_an_unknown_one_is_unava
         await n.wait_for(lambda e: count(n.events, "quarantined") == 2)  # and again (no file)
         with pytest.raises(CommandUnavailable, match="'nope': no such plugin"):
             n.supervisor.restart("nope")
+
+
+@pytest.mark.wasm
+async def test_a_polling_sensor_gets_a_fresh_instance_at_once_and_polls_on(
+    plugin_dir: Path,
+) -> None:
+    restart = {"backoff_initial_s": 30, "backoff_max_s": 30}  # a back-off would show
+    config = make_node(plugin_dir, [BME680_PLUGIN], restart=restart)
+    async with running(config) as n:
+        first = await n.wait_for(state_is("running", "bme680"))
+        await n.wait_for(lambda e: len(n.readings("bme680")) >= 2)
+        n.supervisor.restart("bme680")
+        again = await n.wait_for(lambda e: state_is("running", "bme680")(e) and e.seq > first.seq)
+        between = [e for e in n.events if first.seq < e.seq < again.seq]
+        states = [e.state for e in between if isinstance(e, StateEvent) and e.plugin == "bme680"]
+        assert states == ["starting"]  # no backoff: not a fault
+        runner = n.supervisor.runners["bme680"]
+        assert (runner.instances_started, runner.restarts, len(runner.faults)) == (2, 1, 0)
+        polled = len(n.readings("bme680"))
+        await n.wait_for(lambda e: len(n.readings("bme680")) > polled)  # the new one polls
 
 
 def count(events: list[Any], state: str) -> int:
@@ -343,3 +364,25 @@ async def wait_running(node: Node, plugin: str) -> None:
     async with asyncio.timeout(60), node.bus.subscribe() as queue:
         while node.supervisor.runners[plugin].state != "running":
             await queue.get()
+
+
+@pytest.mark.wasm
+async def test_a_command_that_kills_its_instance_is_answered_fault(
+    plugin_dir: Path, tmp_path: Path, mosquitto: MosquittoProcess
+) -> None:
+    loop = {
+        "name": "actuator-loop",
+        "limits": {"call_timeout_ms": 300},
+        "grants": {"buzzer": [13], "leds": [{"strip": 0, "pixels": 4}]},
+    }
+    config = node_config(plugin_dir, mosquitto, tmp_path / "state", [loop])
+    async with serving(config, tmp_path / "state") as (node, _):
+        await wait_running(node, "actuator-loop")
+        async with CommandClient(
+            hub_config(mosquitto), credentials=None, node_online=lambda n: True
+        ) as hub:
+            answer = await hub.send("spoke-a", "spin.forever", timeout_s=10)
+            assert answer.error is not None and answer.error.code == "fault", answer
+            assert "timeout" in answer.error.message and answer.plugin == "actuator-loop"
+            bad = await hub.send("spoke-a", "buzzer.beep", {"pin": 13, "hz": "loud"})
+            assert bad.error is not None and bad.error.code in ("rejected", "unavailable"), bad

@@ -12,7 +12,7 @@ from prometheus_client.samples import Sample
 from harvester.hal.sim.backend import SimBackend
 from harvester.node import Node
 from harvester.web import metrics_app
-from tests.conftest import make_node
+from tests.conftest import BME680_PLUGIN, make_node
 
 
 async def scrape(app_node: Node, *providers: object) -> tuple[str, dict[str, list[Sample]]]:
@@ -69,3 +69,20 @@ async def test_a_scrape_shows_each_plugins_state_restarts_polls_and_the_provider
     assert (rows.labels, rows.value) == ({"node": "test-node"}, 12.0)
     (dropped,) = families["harvester_outbox_dropped"]  # a counter: the parser strips _total
     assert (dropped.name, dropped.value) == ("harvester_outbox_dropped_total", 3.0)
+
+
+async def test_a_running_sensor_shows_its_version_and_polls(plugin_dir: Path) -> None:
+    config = make_node(plugin_dir, [BME680_PLUGIN])
+    backend = SimBackend(config.sim)
+    node = Node(config, backend=backend)
+    async with node.bus.subscribe() as events, node:
+        async with asyncio.timeout(30):
+            while node.supervisor.runners["bme680"].polls < 2:
+                await events.get()
+        _, families = await scrape(node)
+    backend.close()
+    running = [s for s in families["harvester_plugin_state"] if s.value == 1]
+    assert [s.labels["state"] for s in running] == ["running"]
+    (info,) = families["harvester_plugin_info"]
+    assert len(info.labels["version"]) == 16  # the component's content hash
+    assert families["harvester_plugin_polls"][0].value >= 2
