@@ -96,6 +96,12 @@ class Supervisor:
         if task is not None and not task.done():
             if runner.replace_live():
                 log.info("plugin %s: restarting on request", plugin)
+            else:
+                log.info(
+                    "plugin %s: restart asked while %s; a fresh instance is on its way",
+                    plugin,
+                    runner.state,
+                )
             return
         log.info("plugin %s: starting again on request (was %s)", plugin, runner.state)
         runner.forget_faults()
