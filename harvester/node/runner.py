@@ -84,10 +84,18 @@ class LiveInstance:
     fault: asyncio.Future[PluginFault] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    # Set when a restart is asked for (Supervisor.restart): replaced, not a fault.
+    replace: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class CommandUnavailable(PluginError):
     """The plugin cannot take commands now: it exports no actuator, or is not running."""
+
+
+class _Replace(Exception):
+    """The live instance is to be replaced by a fresh one on request (not a fault)."""
 
 
 class PluginRunner:
@@ -275,6 +283,10 @@ class PluginRunner:
                 self._metrics = {m.name: m for m in metrics}
                 self._set_state("running")
                 await self._serve(self.live)  # returns only by raising
+            except _Replace:
+                self.log.host_says(LogLevel.INFO, "restarting on request")
+                backoff = self._restart.backoff_initial_s
+                continue  # at once: no back-off, no fault counted
             except PluginLoadError as exc:
                 self.log.host_says(LogLevel.ERROR, f"cannot start: {exc.detail}")
                 self._set_state("quarantined", exc.detail)
@@ -330,17 +342,23 @@ class PluginRunner:
         return True
 
     async def _serve(self, live: LiveInstance) -> None:
-        """Poll a sensor, answer an actuator's commands; raise the first fault of either."""
-        if live.sensor is None:
-            raise await live.fault
-        polling = asyncio.ensure_future(self._poll_loop(live, live.sensor))
+        """Poll a sensor, answer an actuator's commands; raise the first fault of either,
+        or _Replace when a restart is asked for."""
+        waits: list[asyncio.Future[Any]] = [live.fault, live.replace]
+        polling = None
+        if live.sensor is not None:
+            polling = asyncio.ensure_future(self._poll_loop(live, live.sensor))
+            waits.append(polling)
         try:
-            waits: list[asyncio.Future[Any]] = [polling, live.fault]
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            polling.cancel()
+            if polling is not None:
+                polling.cancel()
         if live.fault.done():
             raise live.fault.result()
+        if live.replace.done():
+            raise _Replace()
+        assert polling is not None
         polling.result()  # raises the poll loop's fault
 
     async def _poll_loop(self, live: LiveInstance, sensor: SensorExport) -> None:
@@ -400,8 +418,24 @@ class PluginRunner:
 
     @property
     def restarts(self) -> int:
-        """Instances started after the first one (each one a restart after a fault)."""
+        """Instances started after the first one (after a fault, or asked for)."""
         return max(0, self.instances_started - 1)
+
+    # -- restarting on request ----------------------------------------------------------------
+
+    def replace_live(self) -> bool:
+        """Ask the run loop to replace the live instance with a fresh one at once (no
+        back-off, not a fault). False when there is no live instance: the plugin is
+        starting or backing off (a fresh instance is on its way), or its run has ended."""
+        live = self.live
+        if live is None or live.replace.done():
+            return live is not None
+        live.replace.set_result(None)
+        return True
+
+    def forget_faults(self) -> None:
+        """Clear the fault history, before a quarantined or stopped plugin runs again."""
+        self.faults.clear()
 
     # -- commands -------------------------------------------------------------------------
 

@@ -63,7 +63,8 @@ class Supervisor:
             )
             for p in config.plugins
         }
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._running = False
         self.abandoned_at_stop = 0
 
     async def command(
@@ -78,11 +79,41 @@ class Supervisor:
             raise CommandUnavailable(plugin, "no such plugin on this node")
         return await runner.command(name, arguments)
 
+    def restart(self, plugin: str) -> None:
+        """Restart `plugin`: a running one gets a fresh instance (not a fault, no back-off);
+        a quarantined or stopped one runs again with its fault history cleared; one that
+        is starting or backing off is left to it (a fresh instance is on its way). Returns
+        once the restart is under way; the plugin's state events tell how it went.
+
+        Raises CommandUnavailable for a plugin this node does not run, or when the
+        supervisor is not running."""
+        runner = self.runners.get(plugin)
+        if runner is None:
+            raise CommandUnavailable(plugin, "no such plugin on this node")
+        if not self._running:
+            raise CommandUnavailable(plugin, "the node's supervisor is not running")
+        task = self._tasks.get(plugin)
+        if task is not None and not task.done():
+            if runner.replace_live():
+                log.info("plugin %s: restarting on request", plugin)
+            else:
+                log.info(
+                    "plugin %s: restart asked while %s; a fresh instance is on its way",
+                    plugin,
+                    runner.state,
+                )
+            return
+        log.info("plugin %s: starting again on request (was %s)", plugin, runner.state)
+        runner.forget_faults()
+        self._tasks[plugin] = asyncio.create_task(runner.run(), name=f"plugin-{plugin}")
+
     async def __aenter__(self) -> Supervisor:
         self._ticker.__enter__()
-        self._tasks = [
-            asyncio.create_task(r.run(), name=f"plugin-{r.name}") for r in self.runners.values()
-        ]
+        self._tasks = {
+            name: asyncio.create_task(r.run(), name=f"plugin-{name}")
+            for name, r in self.runners.items()
+        }
+        self._running = True
         return self
 
     async def __aexit__(
@@ -93,12 +124,14 @@ class Supervisor:
     ) -> None:
         # All at once, with no await in between, so no runner sees its interrupted call
         # fail as a fault before it is cancelled.
+        self._running = False
         threads = [t for r in self.runners.values() for t in r.interrupt()]
         self._ticker.expire_all()
-        for task in self._tasks:
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
         for task, outcome in zip(
-            self._tasks, await asyncio.gather(*self._tasks, return_exceptions=True), strict=True
+            tasks, await asyncio.gather(*tasks, return_exceptions=True), strict=True
         ):
             if isinstance(outcome, Exception):  # run() handles everything; say so if not
                 log.error("%s ended with an error", task.get_name(), exc_info=outcome)
