@@ -63,7 +63,10 @@ class MeshNode:
 
     def stats_providers(self) -> list[StatsProvider]:
         """Every running part's `stats()`, for /metrics."""
-        parts = (self.outbox, self.uplink, self.executor, self.history, self.collector)
+        parts = (
+            self.outbox, self.uplink, self.executor,
+            self.history, self.collector, self.commands, self.discovery,
+        )  # fmt: skip
         return [part.stats for part in parts if part is not None]
 
     async def __aenter__(self) -> MeshNode:

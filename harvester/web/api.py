@@ -27,7 +27,7 @@ from harvester.constants import LogLevel
 from harvester.mesh.history import History
 from harvester.mesh.payloads import NAME, CommandName, encode
 from harvester.mesh.service import MeshNode
-from harvester.web.metrics import metrics_handler
+from harvester.web.metrics import REGISTRY, handle_metrics, node_registry
 
 log = logging.getLogger("harvester.web")
 
@@ -311,5 +311,6 @@ def hub_app(mesh: MeshNode) -> web.Application:
     app.router.add_get("/api/nodes/{node}/events", events)
     app.router.add_get("/api/series", series)
     app.router.add_post("/api/nodes/{node}/commands", command)
-    app.router.add_get("/metrics", metrics_handler(mesh.node, mesh.stats_providers))
+    app[REGISTRY] = node_registry(mesh.node, mesh.stats_providers())
+    app.router.add_get("/metrics", handle_metrics)
     return app

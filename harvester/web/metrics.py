@@ -29,6 +29,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
+from harvester.hal.sim.backend import SimBackend
 from harvester.node import Node
 from harvester.node.events import PluginState
 
@@ -75,6 +76,33 @@ class NodeCollector(Collector):
             info.add_metric([node, name], {"version": runner.version})
         yield from (state, restarts, polls, info)
         yield from self._provided(node)
+        yield from self._simulated(node)
+
+    def _simulated(self, node: str) -> Iterator[Metric]:
+        """On the sim backend, what its actuators did: how a test or a person watching a
+        simulated node sees a beep arrive, from outside the process."""
+        backend = self.node.backend
+        if not isinstance(backend, SimBackend):
+            return
+        tones = CounterMetricFamily(
+            "harvester_sim_buzzer_tones", "Tones the simulated buzzer played", labels=["node", "pin"]
+        )
+        last = GaugeMetricFamily(
+            "harvester_sim_buzzer_last_frequency_hz",
+            "The simulated buzzer's last tone",
+            labels=["node", "pin"],
+        )
+        for pin in backend.buzzer.buzzers:
+            played = backend.buzzer.played(pin)
+            tones.add_metric([node, str(pin)], len(played))
+            if played:
+                last.add_metric([node, str(pin)], played[-1].frequency_hz)
+        lit = GaugeMetricFamily(
+            "harvester_sim_led_pixels_lit", "Simulated LED pixels not off", labels=["node", "strip"]
+        )
+        for strip, sim in backend.leds.strips.items():
+            lit.add_metric([node, str(strip)], sum(1 for p in sim.pixels if p))
+        yield from (tones, last, lit)
 
     def _provided(self, node: str) -> Iterator[Metric]:
         seen: set[str] = set()
