@@ -1,0 +1,202 @@
+"""The embedded broker: amqtt in a child process the hub starts, so one machine needs
+nothing installed and the broker's work never slows the hub's own loop.
+
+    async with EmbeddedBrokerProcess(config.hub_settings, config.state_dir / config.name):
+        ...  # the broker accepts connections here; it is stopped on exit
+
+The child (`python -m harvester.mesh.broker.embedded --host H --port P [--cluster FILE]`)
+prints one READY line once it listens, logs to `<state_dir>/embedded-broker.log`, stops on
+SIGTERM, and dies with its parent (PR_SET_PDEATHSIG), so a killed hub leaves no broker.
+With `[hub.embedded] cluster` it enforces the cluster's users and ACL (amqtt_plugins.py);
+without one it accepts anonymous clients (meant for loopback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import errno
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+from harvester.config.mesh import HubConfig
+
+READY: Final = "READY"
+START_TIMEOUT_S: Final = 20.0
+STOP_TIMEOUT_S: Final = 5.0
+PR_SET_PDEATHSIG: Final = 1
+EXIT_PORT_TAKEN: Final = 3
+LOG_NAME: Final = "embedded-broker.log"
+
+log = logging.getLogger("harvester.mesh.broker")
+
+
+class EmbeddedBrokerError(Exception):
+    """The embedded broker did not start (port taken, bad cluster file, timeout); the
+    message names host:port and carries the child's last log lines."""
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
+    """In the child before exec: SIGTERM when the parent dies (Linux); elsewhere a no-op."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def child_argv(hub: HubConfig) -> list[str]:
+    embedded = hub.embedded
+    argv = [sys.executable, "-m", __name__, "--host", embedded.host, "--port", str(embedded.port)]
+    if embedded.cluster is not None:
+        argv += ["--cluster", str(embedded.cluster), "--discovery-prefix", hub.discovery_prefix]
+    return argv
+
+
+class EmbeddedBrokerProcess:
+    """Starts the broker child on enter (returns once it accepts connections), stops it on
+    exit (SIGTERM, then kill). Raises EmbeddedBrokerError if it cannot start."""
+
+    def __init__(
+        self, hub_config: HubConfig, state_dir: Path, *, timeout: float = START_TIMEOUT_S
+    ) -> None:
+        self.hub = hub_config
+        self.state_dir = state_dir
+        self.timeout = timeout
+        self.log_path = state_dir / LOG_NAME
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.hub.embedded.host}:{self.hub.embedded.port}"
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    async def __aenter__(self) -> Self:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as child_log:
+            self.process = await asyncio.create_subprocess_exec(
+                *child_argv(self.hub),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=child_log,
+                preexec_fn=_die_with_parent,
+            )
+        assert self.process.stdout is not None
+        try:
+            line = await asyncio.wait_for(self.process.stdout.readline(), self.timeout)
+        except TimeoutError:
+            await self._stop()
+            raise EmbeddedBrokerError(
+                f"embedded broker on {self.where} did not start within {self.timeout} s:\n"
+                f"{self._log_tail()}"
+            ) from None
+        if not line.startswith(READY.encode()):
+            code = await self.process.wait()
+            self.process = None
+            why = "the port is taken" if code == EXIT_PORT_TAKEN else f"exit status {code}"
+            raise EmbeddedBrokerError(
+                f"embedded broker on {self.where} did not start ({why}):\n{self._log_tail()}"
+            )
+        log.info("embedded broker listening on %s (pid %d)", self.where, self.process.pid)
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._stop()
+
+    async def _stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("embedded broker on %s ignored SIGTERM; killing it", self.where)
+            process.kill()
+            await process.wait()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+
+# --- the child process ---------------------------------------------------------------
+
+
+def broker_config(args: argparse.Namespace) -> dict[str, Any]:
+    """amqtt's config: one TCP listener; our cluster plugins, or anonymous access."""
+    plugins: dict[str, Any]
+    if args.cluster:
+        policy = {"cluster_file": args.cluster, "discovery_prefix": args.discovery_prefix}
+        plugins = {
+            "harvester.mesh.broker.amqtt_plugins.ClusterAuthPlugin": policy,
+            "harvester.mesh.broker.amqtt_plugins.ClusterAclPlugin": policy,
+        }
+    else:
+        plugins = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
+    return {
+        "listeners": {"default": {"type": "tcp", "bind": f"{args.host}:{args.port}"}},
+        "plugins": plugins,
+    }
+
+
+async def serve(args: argparse.Namespace) -> int:
+    from amqtt.broker import Broker  # the hub process itself never imports amqtt
+
+    where = f"{args.host}:{args.port}"
+    broker = Broker(broker_config(args))
+    try:
+        await broker.start()
+    except Exception as exc:  # amqtt wraps the OSError in BrokerError; find it
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__cause__
+        if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
+            print(f"cannot listen on {where}: the port is taken", file=sys.stderr)
+            return EXIT_PORT_TAKEN
+        print(f"cannot start the broker on {where}: {exc!r} (cause: {cause!r})", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"{READY} {where}", flush=True)
+    await stop.wait()
+    await broker.shutdown()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Harvester's embedded MQTT broker (amqtt)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=1883)
+    p.add_argument("--cluster", help="cluster file: enforce its users and ACL")
+    p.add_argument("--discovery-prefix", default="homeassistant")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("harvester.mesh.broker").setLevel(logging.INFO)
+    if args.cluster:
+        from harvester.mesh.broker.amqtt_plugins import cluster_policy
+
+        try:  # a bad cluster or secrets file: name it, before listening
+            cluster_policy(args.cluster, args.discovery_prefix)
+        except Exception as exc:
+            print(f"cannot load the cluster's users: {exc}", file=sys.stderr)
+            return 2
+    return asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
