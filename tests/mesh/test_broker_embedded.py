@@ -157,3 +157,23 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
     except OSError:
         return True
+
+
+async def test_retained_status_survives_a_restart(cluster: ClusterConfig, tmp_path: Path) -> None:
+    assert cluster.path is not None
+    port = cluster.broker.listen.port
+    hub = HubConfig(embedded=EmbeddedBroker(port=port, cluster=cluster.path))
+    async with EmbeddedBrokerProcess(hub, tmp_path / "state"):
+        await bc.publish_status(port, cluster, b"gone")
+        await bc.publish_status(port, cluster, b"online-1")  # replaces "gone"
+        async with bc.client(port, bc.creds(cluster, bc.HUB)) as revpi:
+            await revpi.publish("homeassistant/sensor/x/config", b"{}", qos=1, retain=True)
+            await revpi.publish("homeassistant/sensor/x/config", b"", qos=1, retain=True)  # clear
+    async with EmbeddedBrokerProcess(hub, tmp_path / "state"):
+        got = await bc.check_retained(port, cluster, f"harvester/{bc.PI4}/status")
+        assert got == b"online-1"
+        async with bc.client(port, bc.creds(cluster, bc.HUB)) as revpi:
+            await revpi.subscribe("homeassistant/#", qos=1)
+            await revpi.subscribe(f"harvester/{bc.PI4}/status", qos=1)
+            seen = await bc.until(revpi, f"harvester/{bc.PI4}/status")
+        assert seen == [(f"harvester/{bc.PI4}/status", b"online-1")]  # the cleared one is gone

@@ -1,7 +1,8 @@
 """amqtt plugins that give the embedded broker Mosquitto's rules: one user per node with
-its password from the cluster's secrets files, and the ACL of rules.py checked on every
-publish, subscribe and delivery. Loaded by the broker child (embedded.py) by dotted path,
-so they are configured with plain data (amqtt builds their `Config` with dacite).
+its password from the cluster's secrets files, the ACL of rules.py checked on every
+publish, subscribe and delivery, and retained messages that survive a restart. Loaded by
+the broker child (embedded.py) by dotted path, so they are configured with plain data
+(amqtt builds their `Config` with dacite).
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from amqtt.broker import RetainedApplicationMessage
 from amqtt.contexts import Action, BaseContext
-from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
+from amqtt.plugins.base import BaseAuthPlugin, BasePlugin, BaseTopicPlugin
 from amqtt.session import Session
 
 from harvester.config.cluster import load_cluster_config
@@ -111,3 +114,52 @@ class ClusterAclPlugin(BaseTopicPlugin):
         if not allowed and action != Action.RECEIVE:
             log.warning("denied %s of %r to user %r", action, topic, user)
         return allowed
+
+
+@dataclass
+class RetainedStoreConfig:
+    file: str = ""
+
+
+class RetainedStorePlugin(BasePlugin):
+    """Retained messages kept in SQLite, so they survive a restart of the broker (what
+    Mosquitto's `persistence` does for them): a node's status, its plugins, discovery.
+    Retained messages change seldom (status, plugins, a plugin's latest state), so a
+    synchronous write on the broker's loop is cheap."""
+
+    Config = RetainedStoreConfig
+
+    def __init__(self, context: BaseContext) -> None:
+        super().__init__(context)
+        path = Path(self.config.file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS retained"
+            " (topic TEXT PRIMARY KEY, payload BLOB NOT NULL, qos INTEGER NOT NULL)"
+        )
+
+    async def on_broker_post_start(self) -> None:
+        rows = self.db.execute("SELECT topic, payload, qos FROM retained").fetchall()
+        for topic, payload, qos in rows:
+            await self.context.retain_message(topic, payload, qos)
+        log.info("restored %d retained message(s) from %s", len(rows), self.config.file)
+
+    async def on_broker_retained_message(
+        self, *, client_id: str | None, retained_message: RetainedApplicationMessage
+    ) -> None:
+        if client_id is not None:
+            return  # a message queued for one offline session, not a topic's retained one
+        topic, data = retained_message.topic, bytes(retained_message.data or b"")
+        if data:
+            self.db.execute(
+                "INSERT OR REPLACE INTO retained (topic, payload, qos) VALUES (?, ?, ?)",
+                (topic, data, retained_message.qos or 0),
+            )
+        else:  # an empty retained message clears the topic (MQTT 3.3.1-10)
+            self.db.execute("DELETE FROM retained WHERE topic = ?", (topic,))
+
+    async def close(self) -> None:
+        self.db.close()

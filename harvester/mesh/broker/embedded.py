@@ -5,7 +5,8 @@ nothing installed and the broker's work never slows the hub's own loop.
         ...  # the broker accepts connections here; it is stopped on exit
 
 The child (`python -m harvester.mesh.broker.embedded --host H --port P [--cluster FILE]`)
-prints one READY line once it listens, logs to `<state_dir>/embedded-broker.log`, stops on
+prints one READY line once it listens, logs to `<state_dir>/embedded-broker.log`, keeps
+retained messages in `<state_dir>/embedded-broker-retained.sqlite`, stops on
 SIGTERM, and dies with its parent (PR_SET_PDEATHSIG), so a killed hub leaves no broker.
 With `[hub.embedded] cluster` it enforces the cluster's users and ACL (amqtt_plugins.py);
 without one it accepts anonymous clients (meant for loopback).
@@ -33,6 +34,7 @@ STOP_TIMEOUT_S: Final = 5.0
 PR_SET_PDEATHSIG: Final = 1
 EXIT_PORT_TAKEN: Final = 3
 LOG_NAME: Final = "embedded-broker.log"
+RETAINED_NAME: Final = "embedded-broker-retained.sqlite"
 
 log = logging.getLogger("harvester.mesh.broker")
 
@@ -49,9 +51,10 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
-def child_argv(hub: HubConfig) -> list[str]:
+def child_argv(hub: HubConfig, state_dir: Path) -> list[str]:
     embedded = hub.embedded
     argv = [sys.executable, "-m", __name__, "--host", embedded.host, "--port", str(embedded.port)]
+    argv += ["--retained", str(state_dir / RETAINED_NAME)]
     if embedded.cluster is not None:
         argv += ["--cluster", str(embedded.cluster), "--discovery-prefix", hub.discovery_prefix]
     return argv
@@ -85,7 +88,7 @@ class EmbeddedBrokerProcess:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as child_log:
             self.process = await asyncio.create_subprocess_exec(
-                *child_argv(self.hub),
+                *child_argv(self.hub, self.state_dir),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=child_log,
@@ -146,6 +149,8 @@ def broker_config(args: argparse.Namespace) -> dict[str, Any]:
         }
     else:
         plugins = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
+    if args.retained:
+        plugins["harvester.mesh.broker.amqtt_plugins.RetainedStorePlugin"] = {"file": args.retained}
     return {
         "listeners": {"default": {"type": "tcp", "bind": f"{args.host}:{args.port}"}},
         "plugins": plugins,
@@ -184,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=1883)
     p.add_argument("--cluster", help="cluster file: enforce its users and ACL")
     p.add_argument("--discovery-prefix", default="homeassistant")
+    p.add_argument("--retained", help="SQLite file that keeps retained messages across restarts")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("harvester.mesh.broker").setLevel(logging.INFO)
