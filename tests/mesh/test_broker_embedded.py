@@ -81,6 +81,9 @@ async def test_anonymous_without_a_cluster(tmp_path: Path) -> None:
         assert seen == [("harvester/pi4/cmd/buzzer.beep", b"any")]
         pid = running.pid
         assert pid is not None
+        stats = running.stats()
+        assert stats["embedded_broker_up"] == 1.0 and stats["embedded_broker_rss_bytes"] > 1e6
+    assert running.stats() == {"embedded_broker_up": 0.0}
     # Stopped on exit: the child is gone (waited for, so its pid is free).
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)

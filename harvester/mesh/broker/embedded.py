@@ -26,6 +26,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
+import psutil  # type: ignore[import-untyped]  # ships no type information
+
 from harvester.config.mesh import HubConfig
 
 READY: Final = "READY"
@@ -85,6 +87,13 @@ class EmbeddedBrokerProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     async def __aenter__(self) -> Self:
+        embedded = self.hub.embedded
+        if embedded.cluster is None and embedded.host not in ("127.0.0.1", "::1", "localhost"):
+            log.warning(
+                "embedded broker on %s accepts anonymous clients from the network: set"
+                " [hub.embedded] cluster to enforce the nodes' users and ACL",
+                self.where,
+            )
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as child_log:
             self.process = await asyncio.create_subprocess_exec(
@@ -94,24 +103,29 @@ class EmbeddedBrokerProcess:
                 stderr=child_log,
                 preexec_fn=_die_with_parent,
             )
-        assert self.process.stdout is not None
+        try:
+            await self._wait_ready()
+        except BaseException:  # a failed or cancelled start leaves no child behind
+            await self._stop()
+            raise
+        log.info("embedded broker listening on %s (pid %s)", self.where, self.pid)
+        return self
+
+    async def _wait_ready(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
         try:
             line = await asyncio.wait_for(self.process.stdout.readline(), self.timeout)
         except TimeoutError:
-            await self._stop()
             raise EmbeddedBrokerError(
                 f"embedded broker on {self.where} did not start within {self.timeout} s:\n"
                 f"{self._log_tail()}"
             ) from None
         if not line.startswith(READY.encode()):
             code = await self.process.wait()
-            self.process = None
             why = "the port is taken" if code == EXIT_PORT_TAKEN else f"exit status {code}"
             raise EmbeddedBrokerError(
                 f"embedded broker on {self.where} did not start ({why}):\n{self._log_tail()}"
             )
-        log.info("embedded broker listening on %s (pid %d)", self.where, self.process.pid)
-        return self
 
     async def __aexit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
@@ -122,7 +136,8 @@ class EmbeddedBrokerProcess:
         process, self.process = self.process, None
         if process is None or process.returncode is not None:
             return
-        process.terminate()
+        with contextlib.suppress(ProcessLookupError):  # it died on its own meanwhile
+            process.terminate()
         try:
             await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
         except TimeoutError:
@@ -133,6 +148,17 @@ class EmbeddedBrokerProcess:
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
+
+    def stats(self) -> dict[str, float]:
+        """For /metrics: is the child up, and its resident memory."""
+        process = self.process
+        if process is None or process.returncode is not None:
+            return {"embedded_broker_up": 0.0}
+        try:
+            rss = float(psutil.Process(process.pid).memory_info().rss)
+        except psutil.Error:
+            return {"embedded_broker_up": 0.0}
+        return {"embedded_broker_up": 1.0, "embedded_broker_rss_bytes": rss}
 
 
 # --- the child process ---------------------------------------------------------------
