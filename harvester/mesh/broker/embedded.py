@@ -4,7 +4,7 @@ nothing installed and the broker's work never slows the hub's own loop.
     async with EmbeddedBrokerProcess(config.hub_settings, config.state_dir / config.name):
         ...  # the broker accepts connections here; it is stopped on exit
 
-The child (`python -m harvester.mesh.broker.embedded --host H --port P [--cluster FILE]`)
+The child (child.py: `python -m harvester.mesh.broker.child --host H --port P ...`)
 prints one READY line once it listens, logs to `<state_dir>/embedded-broker.log`, keeps
 retained messages in `<state_dir>/embedded-broker-retained.sqlite`, stops on
 SIGTERM, and dies with its parent (PR_SET_PDEATHSIG), so a killed hub leaves no broker.
@@ -14,22 +14,22 @@ without one it accepts anonymous clients (meant for loopback).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import ctypes
-import errno
 import logging
 import signal
 import sys
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Final, Self
 
 import psutil  # type: ignore[import-untyped]  # ships no type information
 
 from harvester.config.mesh import HubConfig
 
+CHILD_MODULE: Final = "harvester.mesh.broker.child"
+# The child's stdout line once it listens, and its exit status when the port is taken.
 READY: Final = "READY"
 START_TIMEOUT_S: Final = 20.0
 STOP_TIMEOUT_S: Final = 5.0
@@ -55,7 +55,15 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
 
 def child_argv(hub: HubConfig, state_dir: Path) -> list[str]:
     embedded = hub.embedded
-    argv = [sys.executable, "-m", __name__, "--host", embedded.host, "--port", str(embedded.port)]
+    argv = [
+        sys.executable,
+        "-m",
+        CHILD_MODULE,
+        "--host",
+        embedded.host,
+        "--port",
+        str(embedded.port),
+    ]
     argv += ["--retained", str(state_dir / RETAINED_NAME)]
     if embedded.cluster is not None:
         argv += ["--cluster", str(embedded.cluster), "--discovery-prefix", hub.discovery_prefix]
@@ -159,76 +167,3 @@ class EmbeddedBrokerProcess:
         except psutil.Error:
             return {"embedded_broker_up": 0.0}
         return {"embedded_broker_up": 1.0, "embedded_broker_rss_bytes": rss}
-
-
-# --- the child process ---------------------------------------------------------------
-
-
-def broker_config(args: argparse.Namespace) -> dict[str, Any]:
-    """amqtt's config: one TCP listener; our cluster plugins, or anonymous access."""
-    plugins: dict[str, Any]
-    if args.cluster:
-        policy = {"cluster_file": args.cluster, "discovery_prefix": args.discovery_prefix}
-        plugins = {
-            "harvester.mesh.broker.amqtt_plugins.ClusterAuthPlugin": policy,
-            "harvester.mesh.broker.amqtt_plugins.ClusterAclPlugin": policy,
-        }
-    else:
-        plugins = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
-    if args.retained:
-        plugins["harvester.mesh.broker.amqtt_plugins.RetainedStorePlugin"] = {"file": args.retained}
-    return {
-        "listeners": {"default": {"type": "tcp", "bind": f"{args.host}:{args.port}"}},
-        "plugins": plugins,
-    }
-
-
-async def serve(args: argparse.Namespace) -> int:
-    from amqtt.broker import Broker  # the hub process itself never imports amqtt
-
-    where = f"{args.host}:{args.port}"
-    broker = Broker(broker_config(args))
-    try:
-        await broker.start()
-    except Exception as exc:  # amqtt wraps the OSError in BrokerError; find it
-        cause: BaseException | None = exc
-        while cause is not None and not isinstance(cause, OSError):
-            cause = cause.__cause__
-        if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
-            print(f"cannot listen on {where}: the port is taken", file=sys.stderr)
-            return EXIT_PORT_TAKEN
-        print(f"cannot start the broker on {where}: {exc!r} (cause: {cause!r})", file=sys.stderr)
-        return 2
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    print(f"{READY} {where}", flush=True)
-    await stop.wait()
-    await broker.shutdown()
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Harvester's embedded MQTT broker (amqtt)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=1883)
-    p.add_argument("--cluster", help="cluster file: enforce its users and ACL")
-    p.add_argument("--discovery-prefix", default="homeassistant")
-    p.add_argument("--retained", help="SQLite file that keeps retained messages across restarts")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
-    logging.getLogger("harvester.mesh.broker").setLevel(logging.INFO)
-    if args.cluster:
-        from harvester.mesh.broker.amqtt_plugins import cluster_policy
-
-        try:  # a bad cluster or secrets file: name it, before listening
-            cluster_policy(args.cluster, args.discovery_prefix)
-        except Exception as exc:
-            print(f"cannot load the cluster's users: {exc}", file=sys.stderr)
-            return 2
-    return asyncio.run(serve(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
