@@ -1,7 +1,7 @@
 """amqtt plugins that give the embedded broker Mosquitto's rules: one user per node with
 its password from the cluster's secrets files, the ACL of rules.py checked on every
 publish, subscribe and delivery, and retained messages that survive a restart. Loaded by
-the broker child (embedded.py) by dotted path, so they are configured with plain data
+the broker child (child.py) by dotted path, so they are configured with plain data
 (amqtt builds their `Config` with dacite).
 """
 

@@ -47,7 +47,9 @@ class EmbeddedBrokerError(Exception):
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    """In the child before exec: SIGTERM when the parent dies (Linux); elsewhere a no-op."""
+    """In the child before exec: SIGTERM when the parent dies (Linux); elsewhere a no-op.
+    The kernel ties it to the forking *thread*: start the broker from the thread that runs
+    the hub's loop for its whole life (the main thread under asyncio.run)."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
