@@ -14,12 +14,12 @@ import sys
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from harvester.cli import plugin, record, run, scan
+from harvester.cli import broker, plugin, record, run, scan, secrets
 from harvester.cli.ui import console
 from harvester.config import ConfigError
 from harvester.hal.errors import BackendUnavailable
 
-COMMANDS = (run, plugin, record, scan)
+COMMANDS = (run, plugin, record, scan, secrets, broker)
 
 
 def parser() -> argparse.ArgumentParser:

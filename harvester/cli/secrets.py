@@ -1,0 +1,52 @@
+"""`harvester secrets init`: every node's MQTT credentials and the hub API's token, as
+private files in the cluster's secrets folder (never printed, never in the repo)."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from pathlib import Path
+
+from rich.markup import escape
+
+from harvester.cli.ui import console, out
+from harvester.config.cluster import load_cluster_config
+from harvester.config.secrets import write_private
+
+PASSWORD_BYTES = 24  # 192 bits: a password nobody types, so length costs nothing
+
+
+def _toml_str(value: str) -> str:
+    # token_urlsafe and node names hold only [A-Za-z0-9_-]: nothing to escape.
+    return f'"{value}"'
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    cluster = load_cluster_config(args.cluster)
+    files: dict[Path, str] = {
+        cluster.credentials_file(n.name): (
+            f"username = {_toml_str(n.name)}\n"
+            f"password = {_toml_str(secrets.token_urlsafe(PASSWORD_BYTES))}\n"
+        )
+        for n in cluster.nodes
+    }
+    files[cluster.token_file] = f"token = {_toml_str(secrets.token_urlsafe(PASSWORD_BYTES))}\n"
+    console.print(f"cluster [bold]{cluster.name}[/]: secrets in {escape(str(cluster.secrets_dir))}")
+    for path, text in files.items():
+        if path.exists() and not args.force:
+            out.print(f"  kept    {escape(str(path))} (exists; --force replaces it)")
+            continue
+        write_private(path, text)
+        out.print(f"  wrote   {escape(str(path))} (0600)")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser("secrets", help="make the cluster's credentials and API token")
+    actions = group.add_subparsers(dest="action", required=True)
+    init = actions.add_parser(
+        "init", help="write <secrets_dir>/<node>.toml for every node and api-token.toml"
+    )
+    init.add_argument("--cluster", type=Path, required=True, help="the cluster's TOML file")
+    init.add_argument("--force", action="store_true", help="replace existing files")
+    init.set_defaults(func=cmd_init)
