@@ -14,12 +14,13 @@ import sys
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from harvester.cli import broker, plugin, record, run, scan, secrets
+from harvester.cli import broker, demo, plugin, record, run, scan, secrets
 from harvester.cli.ui import console
 from harvester.config import ConfigError
+from harvester.config.secrets import SecretsError
 from harvester.hal.errors import BackendUnavailable
 
-COMMANDS = (run, plugin, record, scan, secrets, broker)
+COMMANDS = (run, demo, plugin, record, scan, secrets, broker)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except ConfigError as exc:
         console.print(f"[red]config error:[/] {escape(str(exc))}", soft_wrap=True)
+        return 2
+    except SecretsError as exc:
+        console.print(f"[red]secrets:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
     except BackendUnavailable as exc:
         console.print(f"[red]cannot run:[/] {escape(str(exc))}", soft_wrap=True)

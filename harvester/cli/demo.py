@@ -82,7 +82,7 @@ class NodeProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def signal(self, sig: int) -> None:
+    def send(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             self.process.send_signal(sig)
 
@@ -100,10 +100,10 @@ class NodeProcess:
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Stop it (killing it after STOP_WAIT_S); its exit status."""
         if self.alive():
-            self.signal(sig)
+            self.send(sig)
             if not self.wait(STOP_WAIT_S):
                 console.print(f"[yellow]{self.name} did not stop in {STOP_WAIT_S:g} s: killed")
-                self.signal(signal.SIGKILL)
+                self.send(signal.SIGKILL)
                 self.wait(STOP_WAIT_S)
         else:
             self.wait(0)
@@ -215,7 +215,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     cluster_file: Path = args.cluster
     demo = ClusterProcesses(cluster_file)
-    ensure_secrets(demo.cluster)
+    ensure_secrets(demo.cluster, quiet=True)
     try:
         demo.check_ports()
     except RuntimeError as exc:

@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from harvester.cli.ui import console, out
-from harvester.config.cluster import load_cluster_config
+from harvester.config.cluster import ClusterConfig, load_cluster_config
 from harvester.config.secrets import write_private
 
 PASSWORD_BYTES = 24  # 192 bits: a password nobody types, so length costs nothing
@@ -21,8 +21,9 @@ def _toml_str(value: str) -> str:
     return f'"{value}"'
 
 
-def cmd_init(args: argparse.Namespace) -> int:
-    cluster = load_cluster_config(args.cluster)
+def ensure_secrets(cluster: ClusterConfig, *, force: bool = False, quiet: bool = False) -> None:
+    """Write every node's credentials and the API token that are missing (all, with
+    `force`), readable by their owner only. Prints the files, never their contents."""
     files: dict[Path, str] = {
         cluster.credentials_file(n.name): (
             f"username = {_toml_str(n.name)}\n"
@@ -31,13 +32,22 @@ def cmd_init(args: argparse.Namespace) -> int:
         for n in cluster.nodes
     }
     files[cluster.token_file] = f"token = {_toml_str(secrets.token_urlsafe(PASSWORD_BYTES))}\n"
-    console.print(f"cluster [bold]{cluster.name}[/]: secrets in {escape(str(cluster.secrets_dir))}")
+    if not quiet:
+        console.print(
+            f"cluster [bold]{cluster.name}[/]: secrets in {escape(str(cluster.secrets_dir))}"
+        )
     for path, text in files.items():
-        if path.exists() and not args.force:
-            out.print(f"  kept    {escape(str(path))} (exists; --force replaces it)")
+        if path.exists() and not force:
+            if not quiet:
+                out.print(f"  kept    {escape(str(path))} (exists; --force replaces it)")
             continue
         write_private(path, text)
-        out.print(f"  wrote   {escape(str(path))} (0600)")
+        if not quiet:
+            out.print(f"  wrote   {escape(str(path))} (0600)")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    ensure_secrets(load_cluster_config(args.cluster), force=args.force)
     return 0
 
 

@@ -85,7 +85,9 @@ class NodeCollector(Collector):
         if not isinstance(backend, SimBackend):
             return
         tones = CounterMetricFamily(
-            "harvester_sim_buzzer_tones", "Tones the simulated buzzer played", labels=["node", "pin"]
+            "harvester_sim_buzzer_tones",
+            "Tones the simulated buzzer played",
+            labels=["node", "pin"],
         )
         last = GaugeMetricFamily(
             "harvester_sim_buzzer_last_frequency_hz",

@@ -30,7 +30,7 @@ def files(plugin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Cluster
 
 @pytest.fixture(scope="module")
 def cluster(files: ClusterFiles) -> Iterator[ClusterProcesses]:
-    ensure_secrets(files.cluster)
+    ensure_secrets(files.cluster, quiet=True)
     processes = ClusterProcesses(files.cluster_file, echo=False, log_dir=files.folder)
     with processes.running():
         yield processes
@@ -78,7 +78,9 @@ def test_a_buzzer_command_round_trips_and_the_simulator_plays_it(
     api: Api, files: ClusterFiles
 ) -> None:
     wait_until(lambda: api.node("pi4"), timeout=30, what="pi4 known")
-    before = scrape(files.metrics_ports["pi4"]).get("harvester_sim_buzzer_tones_total{node=pi4,pin=13}", 0)
+    before = scrape(files.metrics_ports["pi4"]).get(
+        "harvester_sim_buzzer_tones_total{node=pi4,pin=13}", 0
+    )
     status, result = api.command("pi4", "buzzer.beep", {"frequency_hz": 2000, "duration_ms": 50})
     assert status == 200, result
     assert result["ok"] and result["plugin"] == "pi4-actuator"
@@ -110,7 +112,7 @@ def test_a_killed_spoke_shows_offline_within_10_s_and_comes_back(
         lambda: (api.node("pi4") or {}).get("state") == "online", timeout=30, what="pi4 online"
     )
     killed_at = time.monotonic()
-    cluster.nodes["pi4"].signal(signal.SIGKILL)
+    cluster.nodes["pi4"].send(signal.SIGKILL)
     cluster.nodes["pi4"].wait(10)
     offline = wait_until(
         lambda: (n := api.node("pi4")) and n["state"] == "offline" and n,
