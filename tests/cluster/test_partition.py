@@ -107,7 +107,7 @@ def test_a_cut_spoke_is_shown_offline_and_recovers_with_nothing_lost(
     assert offline["reason"] in ("will", "silent")
     assert (api.node("pizero") or {}).get("state") == "online"  # only pi4 was cut
     during = len(stored_seqs(files, "pi4"))
-    wait_until(lambda: time.monotonic() - cut_at >= CUT_S, timeout=CUT_S + 5, what="the cut")
+    time.sleep(max(0.0, CUT_S - (time.monotonic() - cut_at)))  # how long the cut lasts
     assert len(stored_seqs(files, "pi4")) == during  # nothing crossed the cut
     lan.unblock("pi4")
     wait_until(
