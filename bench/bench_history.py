@@ -1,17 +1,28 @@
 """Hub history ingest: readings/s stored by History.ingest directly (no MQTT), with the
 payloads the outbox sends (ReadingsBatch of up to 500 items, 4 readings per item), a few
-batches per transaction as the collector does. `python bench/bench_history.py`."""
+batches per transaction as the collector does; then the same through a real mosquitto and
+the Collector (published by aiomqtt, timed until the last reading is committed), and the
+latency of single small messages (one poll's readings) at a realistic rate.
+`python bench/bench_history.py` (needs mosquitto for the second part)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
-from harvester.config.mesh import HistoryConfig
+import aiomqtt
+
+from harvester.config import NodeConfig
+from harvester.config.mesh import BrokerAddress, HistoryConfig, HubConfig, MeshConfig
+from harvester.mesh import topics
+from harvester.mesh.collector import Collector
 from harvester.mesh.history import History
-from harvester.mesh.payloads import ReadingItem, ReadingsBatch, ReadingsItem
+from harvester.mesh.payloads import ReadingItem, ReadingsBatch, ReadingsItem, encode
 
 METRICS = ("temperature", "humidity", "pressure", "gas_resistance")
 
@@ -30,11 +41,61 @@ def batches(node: str, count: int, items: int, start_seq: int) -> list[ReadingsB
     return out
 
 
+def readings_at_least(collector: Collector, target: float, _history: History) -> bool:
+    return collector.stats()["ingest_readings_total"] >= target
+
+
+async def through_collector(tmp: Path, work: list[tuple[str, ReadingsBatch]]) -> None:
+    from tests.mesh.brokers import MosquittoProcess  # the tests' real-broker runner
+
+    readings = sum(len(b.items) * len(METRICS) for _, b in work)
+    with MosquittoProcess(tmp / "mosquitto") as broker:
+        config = NodeConfig(
+            name="hub",
+            role="hub",
+            mesh=MeshConfig(broker=BrokerAddress(port=broker.port)),
+            hub=HubConfig(broker="external"),
+        )
+        history = History(tmp / "collector.db", HistoryConfig())
+        async with (
+            Collector(config, history, credentials=None) as collector,
+            aiomqtt.Client("127.0.0.1", broker.port, identifier="bench-spoke") as spoke,
+        ):
+            await asyncio.wait_for(collector.subscribed.wait(), 10)
+            started = time.perf_counter()
+            for node, batch in work:
+                await spoke.publish(topics.readings(node), encode(batch), qos=1)
+            published = time.perf_counter() - started
+            await collector.wait_for(partial(readings_at_least, collector, readings), timeout=300)
+            took = time.perf_counter() - started
+            print(
+                f"through mosquitto + collector: {readings} readings in {len(work)} messages,"
+                f" {took:.2f} s: {readings / took:,.0f} readings/s (publishing took"
+                f" {published:.2f} s)"
+            )
+            # Latency: one poll (4 readings) per message, 3 spokes at 10 Hz together.
+            latencies: list[float] = []
+            for i, batch in enumerate(batches("lat", 300, 1, 1)):
+                target = collector.stats()["ingest_readings_total"] + len(METRICS)
+                sent = time.perf_counter()
+                await spoke.publish(topics.readings("lat"), encode(batch), qos=1)
+                await collector.wait_for(partial(readings_at_least, collector, target))
+                latencies.append(time.perf_counter() - sent)
+                await asyncio.sleep(0.03 if i % 3 == 2 else 0)  # pacing, not synchronisation
+            q = statistics.quantiles(latencies, n=100)
+            print(
+                f"publish -> committed, one message at a time: p50 {q[49] * 1e3:.1f} ms,"
+                f" p99 {q[98] * 1e3:.1f} ms"
+            )
+        history.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--items", type=int, default=500)
     parser.add_argument("--per-transaction", type=int, default=4)
+    parser.add_argument("--no-mqtt", action="store_true", help="only History directly")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         history = History(Path(tmp) / "history.db", HistoryConfig())
@@ -59,6 +120,8 @@ def main() -> None:
         print(f"{dup} duplicate readings rejected at {dup / took:,.0f} readings/s")
         print(history.stats())
         history.close()
+        if not args.no_mqtt:
+            asyncio.run(through_collector(Path(tmp), work))
 
 
 if __name__ == "__main__":

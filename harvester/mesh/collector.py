@@ -289,6 +289,7 @@ class Collector:
             self.history.maintain()
         except Exception as exc:  # the next run tries again; ingest goes on meanwhile
             log.error("collector: history maintenance failed: %s", exc)
+        self._notify(self._bump)
 
     # -- for the hub, the web server and tests (asyncio side) ----------------------------
 

@@ -70,8 +70,9 @@ CREATE INDEX IF NOT EXISTS logs_at ON logs (at);
 CREATE TABLE IF NOT EXISTS events (
     node TEXT NOT NULL, seq INTEGER NOT NULL, at REAL NOT NULL, plugin TEXT NOT NULL,
     state TEXT NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (node, seq));
-CREATE TABLE IF NOT EXISTS health (node TEXT NOT NULL, at REAL NOT NULL, metrics TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS health_node_at ON health (node, at);
+-- (node, at) is unique: a redelivered report (QoS 1, at least once) is stored once.
+CREATE TABLE IF NOT EXISTS health (
+    node TEXT NOT NULL, at REAL NOT NULL, metrics TEXT NOT NULL, PRIMARY KEY (node, at));
 CREATE TABLE IF NOT EXISTS nodes (
     name TEXT PRIMARY KEY, role TEXT NOT NULL, state TEXT NOT NULL, last_seen REAL,
     since REAL, version TEXT NOT NULL, reason TEXT NOT NULL);
@@ -341,7 +342,7 @@ class History:
     def record_health(self, health: Health) -> None:
         with self.transaction():
             self._db.execute(
-                "INSERT INTO health (node, at, metrics) VALUES (?, ?, ?)",
+                "INSERT OR IGNORE INTO health (node, at, metrics) VALUES (?, ?, ?)",
                 (health.node, health.at, json.dumps(health.metrics)),
             )
 

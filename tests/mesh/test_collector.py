@@ -62,12 +62,22 @@ def batch(seqs: list[int], node: str = "pi4") -> bytes:
 
 @asynccontextmanager
 async def collecting(
-    tmp_path: Path, broker: MosquittoProcess, busy_timeout_s: float = 5.0
+    tmp_path: Path,
+    broker: MosquittoProcess,
+    busy_timeout_s: float = 5.0,
+    history_config: HistoryConfig | None = None,
 ) -> AsyncIterator[Collector]:
     """A collector and its history on tmp_path's file, subscribed before it is handed over."""
-    history = History(tmp_path / "history.db", HistoryConfig(), busy_timeout_s=busy_timeout_s)
+    config = hub_config(tmp_path, broker.port)
+    if history_config is not None:
+        assert config.hub is not None
+        hub = config.hub.model_copy(update={"history": history_config})
+        config = config.model_copy(update={"hub": hub})
+    history = History(
+        tmp_path / "history.db", config.hub_settings.history, busy_timeout_s=busy_timeout_s
+    )
     try:
-        async with Collector(hub_config(tmp_path, broker.port), history, credentials=None) as c:
+        async with Collector(config, history, credentials=None) as c:
             await asyncio.wait_for(c.subscribed.wait(), 10)
             yield c
     finally:
@@ -236,3 +246,23 @@ async def test_a_message_the_hub_could_not_store_is_not_acknowledged_and_comes_a
     async with collecting(tmp_path, mosquitto) as collector:  # the broker redelivers
         await collector.wait_for(stored("pi4", [1, 2]))
         assert collector.stats()["ingest_messages_total"] == 1
+
+
+async def test_the_collector_runs_maintenance_on_its_interval(
+    tmp_path: Path, mosquitto: MosquittoProcess
+) -> None:
+    fast = HistoryConfig(raw_window_s=60, maintenance_interval_s=1)
+    async with (
+        collecting(tmp_path, mosquitto, history_config=fast) as collector,
+        spoke(mosquitto) as pi4,
+    ):
+        old = encode(ReadingsBatch(node="pi4", items=(ReadingsItem(
+            seq=1, plugin="dht22", at=NOW - 3600,
+            readings=(ReadingItem(metric="temperature", value=1.0, unit="°C"),)),)))  # fmt: skip
+        await pi4.publish(topics.readings("pi4"), old, qos=1)
+        await pi4.publish(topics.readings("pi4"), batch([2]), qos=1)
+        # The hour-old reading is folded into its minute; the fresh one stays raw.
+        await collector.wait_for(
+            lambda h: h.counts()["readings_minute"] == 1 and h.counts()["readings"] == 1
+        )
+        assert collector.stats()["history_maintenance_runs_total"] >= 1

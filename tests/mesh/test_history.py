@@ -145,6 +145,8 @@ def test_retention_drops_what_is_beyond_each_window(history: History) -> None:
     history.ingest("pi4", logs([1000, 1001], at=T0))
     history.record_health(Health(node="pi4", at=T0, metrics={"cpu_usage": 3.0}))
     history.record_health(Health(node="pi4", at=T0 + 2.5 * HOUR, metrics={"cpu_usage": 4.0}))
+    history.record_health(Health(node="pi4", at=T0 + 2.5 * HOUR, metrics={"cpu_usage": 4.0}))
+    assert history.counts()["health"] == 2  # a redelivered report is stored once
     history.maintain(now=T0 + 2.5 * HOUR)  # logs and health (2 h) of T0 go
     assert history.logs("pi4") == []
     assert [h.metrics for h in history.health("pi4")] == [{"cpu_usage": 4.0}]
