@@ -157,9 +157,9 @@ class Collector:
     # -- paho callbacks (network thread) -------------------------------------------------
 
     def _on_connect(
-        self, client: mqtt.Client, _u: object, _f: object, rc: object, _p: object
+        self, client: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object
     ) -> None:
-        if getattr(rc, "is_failure", False):
+        if rc.is_failure:
             log.warning("collector: the broker refused the connection: %s", rc)
             return
         with self._ack_lock:
@@ -228,10 +228,13 @@ class Collector:
         is never acknowledged without being stored."""
         delay = 0.5
         while True:
+            drops: list[tuple[_Message, str, str, str]] = []
             try:
                 with self.history.transaction():
                     for message in group:
-                        self._file(message)
+                        drop = self._file(message)
+                        if drop is not None:
+                            drops.append((message, *drop))
                 break
             except Exception as exc:  # sqlite3 errors, and any bug: never ack unstored
                 self._counters["ingest_store_errors_total"] += 1
@@ -240,6 +243,8 @@ class Collector:
                 if self._stop.wait(delay):
                     return
                 delay = min(delay * 2, RETRY_MAX_S)
+        for dropped in drops:  # reported once the group is done, not once per attempt
+            self._drop(*dropped)
         self._counters["ingest_messages_total"] += len(group)
         self._counters["ingest_transactions_total"] += 1
         with self._ack_lock:
@@ -248,23 +253,19 @@ class Collector:
                     self._client.ack(message.mid, message.qos)
         self._notify(self._bump)
 
-    def _file(self, message: _Message) -> None:
+    def _file(self, message: _Message) -> tuple[str, str, str] | None:
+        """Store one message; or why it is dropped: (node, reason, detail)."""
         topic = topics.parse(message.topic)
         if topic is None or topic.kind not in KINDS:
-            self._drop(
-                message, topic.node if topic else "?", "unknown-topic", "not a topic we read"
-            )
-            return
+            return (topic.node if topic else "?", "unknown-topic", "not a topic we read")
         model = payloads.MODELS[topic.kind]
         try:
             payload = payloads.decode(model, message.payload)
         except payloads.PayloadError as exc:
-            self._drop(message, topic.node, _reason(str(exc)), str(exc))
-            return
+            return (topic.node, _reason(str(exc)), str(exc))
         sender = getattr(payload, "node", None)
         if sender != topic.node:
-            self._drop(message, topic.node, "node-mismatch", f"the payload says node {sender!r}")
-            return
+            return (topic.node, "node-mismatch", f"the payload says node {sender!r}")
         history = self.history
         if isinstance(payload, payloads.Status):
             history.record_status(payload)
@@ -276,6 +277,7 @@ class Collector:
             history.ingest(topic.node, payload, received=message.received)
         if not message.retain:  # a retained message may be old: it says nothing of "now"
             history.touch(topic.node, message.received)
+        return None
 
     def _drop(self, message: _Message, node: str, reason: str, detail: str) -> None:
         self._dropped[reason] += 1

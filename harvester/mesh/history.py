@@ -22,6 +22,7 @@ import math
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -167,12 +168,8 @@ class History:
         self._write_lock = threading.RLock()
         self._read_lock = threading.Lock()
         self._depth = 0  # nesting of `transaction()`
-        self._metric_ids: dict[tuple[str, str, str], tuple[int, str, str, str]] = {
-            (node, plugin, metric): (mid, unit, dc, sc)
-            for mid, node, plugin, metric, unit, dc, sc in self._db.execute(
-                "SELECT id, node, plugin, metric, unit, device_class, state_class FROM metrics"
-            )
-        }
+        self._metric_ids: dict[tuple[str, str, str], tuple[int, str, str, str]] = {}
+        self._load_metric_ids()
         self._counters: dict[str, float] = {
             "ingest_readings_total": 0,
             "ingest_logs_total": 0,
@@ -180,8 +177,20 @@ class History:
             "ingest_duplicates_total": 0,
             "history_maintenance_runs_total": 0,
             "history_maintenance_seconds": 0.0,
+            "history_readings_rows": self._db.execute("SELECT count(*) FROM readings").fetchone()[
+                0
+            ],
         }
-        self._raw_rows = self._db.execute("SELECT count(*) FROM readings").fetchone()[0]
+        # Counted inside the open transaction; they count only once it commits.
+        self._pending: Counter[str] = Counter()
+
+    def _load_metric_ids(self) -> None:
+        self._metric_ids = {
+            (node, plugin, metric): (mid, unit, dc, sc)
+            for mid, node, plugin, metric, unit, dc, sc in self._db.execute(
+                "SELECT id, node, plugin, metric, unit, device_class, state_class FROM metrics"
+            )
+        }
 
     def _connect(self) -> sqlite3.Connection:
         # Autocommit mode: transactions are begun and ended explicitly (`transaction`).
@@ -207,20 +216,31 @@ class History:
         """Group many writes into one commit (nesting joins the outer one). On an
         exception everything since the outermost BEGIN is rolled back."""
         with self._write_lock:
-            self._depth += 1
-            if self._depth == 1:
-                self._db.execute("BEGIN IMMEDIATE")
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")  # raises (and holds nothing) if locked
+            self._depth = 1
             try:
                 yield
+                self._db.execute("COMMIT")
             except BaseException:
-                if self._depth == 1:
+                if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
+                # What the transaction counted or cached did not happen.
+                self._pending.clear()
+                self._load_metric_ids()
                 raise
             else:
-                if self._depth == 1:
-                    self._db.execute("COMMIT")
+                for name, value in self._pending.items():
+                    self._counters[name] += value
+                self._pending.clear()
             finally:
-                self._depth -= 1
+                self._depth = 0
 
     def ingest(self, node: str, batch: Batch, *, received: float | None = None) -> int:
         """Store a batch's items that are new; returns how many. An item whose (node, seq)
@@ -252,7 +272,7 @@ class History:
         for seq in seqs:
             if seq not in known and seq not in fresh:
                 fresh.add(seq)
-        self._counters["ingest_duplicates_total"] += len(seqs) - len(fresh)
+        self._pending["ingest_duplicates_total"] += len(seqs) - len(fresh)
         self._db.executemany(
             "INSERT INTO seen (node, seq, received) VALUES (?, ?, ?)",
             [(node, seq, received) for seq in fresh],
@@ -297,8 +317,8 @@ class History:
             " AND (last_at IS NULL OR last_at <= ?)",
             [(at, value, mid, at) for mid, (at, value) in newest.items()],
         )
-        self._raw_rows += len(rows)
-        self._counters["ingest_readings_total"] += len(rows)
+        self._pending["history_readings_rows"] += len(rows)
+        self._pending["ingest_readings_total"] += len(rows)
 
     def _store_logs(self, node: str, batch: LogBatch, fresh: set[int]) -> None:
         rows = [
@@ -306,7 +326,7 @@ class History:
             for i in _first_of_each(batch.items, fresh)
         ]
         self._db.executemany("INSERT INTO logs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        self._counters["ingest_logs_total"] += len(rows)
+        self._pending["ingest_logs_total"] += len(rows)
 
     def _store_events(self, node: str, batch: EventsBatch, fresh: set[int]) -> None:
         rows = [
@@ -314,7 +334,7 @@ class History:
             for i in _first_of_each(batch.items, fresh)
         ]
         self._db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
-        self._counters["ingest_events_total"] += len(rows)
+        self._pending["ingest_events_total"] += len(rows)
 
     def record_status(self, status: Status) -> None:
         """The node's retained status: `since` moves only when the state changes."""
@@ -380,7 +400,7 @@ class History:
                 gone = self._db.execute(
                     "DELETE FROM readings WHERE metric_id = ? AND at < ?", (mid, raw_cutoff)
                 ).rowcount
-                self._raw_rows -= gone
+                self._pending["history_readings_rows"] -= gone
             self._db.execute(
                 "DELETE FROM readings_minute WHERE minute < ?", (now - cfg.minute_window_s,)
             )
@@ -521,8 +541,7 @@ class History:
             if p.exists()
         )
         return {
-            **self._counters,
-            "history_readings_rows": float(self._raw_rows),
+            **{name: float(value) for name, value in self._counters.items()},
             "history_metrics": float(len(self._metric_ids)),
             "history_db_bytes": float(size),
         }

@@ -212,3 +212,20 @@ def test_status_touch_events_and_plugins(history: History) -> None:
     stored = history.plugins("pi4")
     assert stored is not None and stored.plugins == (info,)
     assert history.plugins("pizero") is None
+
+
+def test_a_failed_transaction_stores_and_counts_nothing(tmp_path: Path) -> None:
+    history = History(tmp_path / "h.db", CONFIG, busy_timeout_s=0.05)
+    with sqlite3.connect(tmp_path / "h.db", isolation_level=None) as other:
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the file
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            history.ingest("pi4", readings([1]))
+        other.execute("ROLLBACK")
+    with pytest.raises(RuntimeError), history.transaction():
+        history.ingest("pi4", readings([1, 2]))
+        raise RuntimeError("the hub died mid-ingest")
+    assert history.counts()["readings"] == 0 and history.latest() == []
+    assert history.stats()["ingest_readings_total"] == 0
+    assert history.ingest("pi4", readings([1, 2])) == 2  # not taken for duplicates
+    assert history.stats()["ingest_readings_total"] == 4
+    assert history.stats()["history_readings_rows"] == 4
