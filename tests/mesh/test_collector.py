@@ -266,3 +266,16 @@ async def test_the_collector_runs_maintenance_on_its_interval(
             lambda h: h.counts()["readings_minute"] == 1 and h.counts()["readings"] == 1
         )
         assert collector.stats()["history_maintenance_runs_total"] >= 1
+
+
+async def test_the_collector_reconnects_by_itself_after_a_broker_restart(
+    tmp_path: Path, persistent_mosquitto: MosquittoProcess
+) -> None:
+    mosquitto = persistent_mosquitto
+    async with collecting(tmp_path, mosquitto) as collector:
+        mosquitto.stop()
+        mosquitto.start()  # the collector's session (kept on disk) waits for it
+        async with spoke(mosquitto) as pi4:
+            await pi4.publish(topics.readings("pi4"), batch([1]), qos=1)
+        await collector.wait_for(stored("pi4", [1]))
+        assert collector.stats()["mqtt_connected"] == 1
