@@ -209,6 +209,12 @@ class History:
             self._db.close()
             self._reader.close()
 
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- writing -------------------------------------------------------------------------
 
     @contextmanager

@@ -78,11 +78,11 @@ def test_an_item_is_stored_once_within_a_batch_across_batches_and_across_reopeni
     assert history.stats()["ingest_duplicates_total"] == 3
     history.close()
 
-    again = History(tmp_path / "h.db", CONFIG)
-    assert again.ingest("pi4", readings([1, 5, 6])) == 1
-    assert again.ingest("pizero", readings([1]).model_copy(update={"node": "pizero"})) == 1
-    assert again.seqs("pi4") == [1, 2, 3, 4, 5, 6]
-    assert again.counts()["readings"] == 2 * 6  # two metrics per item, pizero's one too
+    with History(tmp_path / "h.db", CONFIG) as again:
+        assert again.ingest("pi4", readings([1, 5, 6])) == 1
+        assert again.ingest("pizero", readings([1]).model_copy(update={"node": "pizero"})) == 1
+        assert again.seqs("pi4") == [1, 2, 3, 4, 5, 6]
+        assert again.counts()["readings"] == 2 * 6  # two metrics per item, pizero's one too
     with sqlite3.connect(tmp_path / "h.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
