@@ -93,7 +93,7 @@ class MeshNode:
                 Collector(config, self.history, credentials=credentials)
             )
             self.commands = await stack.enter_async_context(
-                CommandClient(config, credentials=credentials, node_online=self.collector.online)
+                CommandClient(config, credentials=credentials, node_online=self._online)
             )
             if hub.home_assistant:
                 self.discovery = await stack.enter_async_context(
@@ -112,6 +112,12 @@ class MeshNode:
             CommandExecutor(self.node, credentials=credentials, state_dir=self.state_dir)
         )
         await stack.enter_async_context(self.node)
+
+    def _online(self, node: str) -> bool:
+        """What the hub's collector believes (a command to an offline node fails fast)."""
+        assert self.collector is not None
+        row = self.collector.node_status(node)
+        return row is not None and row.state == "online"
 
     async def __aexit__(
         self,

@@ -23,20 +23,20 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from harvester.config.secrets import SecretsError, load_token
-from harvester.constants import LogLevel
+from harvester.constants import COMMAND_NAME_PATTERN, LogLevel
 from harvester.mesh.history import History
-from harvester.mesh.payloads import NAME, CommandName, encode
+from harvester.mesh.payloads import NAME, encode
 from harvester.mesh.service import MeshNode
 from harvester.web.metrics import REGISTRY, handle_metrics, node_registry
 
 log = logging.getLogger("harvester.web")
 
 MESH: web.AppKey[MeshNode] = web.AppKey("mesh", MeshNode)
-TOKEN: web.AppKey[str | None] = web.AppKey("token", str)  # type: ignore[arg-type]
+TOKEN: web.AppKey[str | None] = web.AppKey("token", str)
 MAX_BODY = 16 * 1024
 MAX_LIMIT = 1000
 _NAME = re.compile(NAME)
-_COMMAND = re.compile(CommandName.__metadata__[0].pattern)  # type: ignore[attr-defined]
+_COMMAND = re.compile(COMMAND_NAME_PATTERN)
 
 
 def bad_request(message: str) -> web.HTTPBadRequest:
@@ -87,13 +87,17 @@ def number(request: web.Request, key: str, default: float | None) -> float | Non
     return value
 
 
-def whole(request: web.Request, key: str, default: int | None, low: int, high: int) -> int | None:
+def whole(request: web.Request, key: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(key)
     if raw is None:
         return default
     if not raw.isdigit() or not low <= int(raw) <= high:
         raise bad_request(f"{key}: {raw!r} is not a whole number from {low} to {high}")
     return int(raw)
+
+
+def maybe_whole(request: web.Request, key: str, low: int, high: int) -> int | None:
+    return whole(request, key, 0, low, high) if key in request.query else None
 
 
 def name_param(request: web.Request, key: str, *, required: bool) -> str | None:
@@ -173,7 +177,7 @@ async def logs(request: web.Request) -> web.Response:
     level = request.query.get("level")
     if level is not None and level not in LogLevel.__members__.values():
         raise bad_request(f"level: {level!r} is not one of {', '.join(LogLevel)}")
-    before = whole(request, "before", None, 1, 2**63 - 1)
+    before = maybe_whole(request, "before", 1, 2**63 - 1)
     limit = whole(request, "limit", 100, 1, MAX_LIMIT)
     rows = await in_thread(
         request, lambda h: h.logs(name, min_level=level, before=before, limit=limit)
@@ -186,7 +190,7 @@ async def logs(request: web.Request) -> web.Response:
 async def events(request: web.Request) -> web.Response:
     name = await known_node(request)
     plugin = name_param(request, "plugin", required=False)
-    before = whole(request, "before", None, 1, 2**63 - 1)
+    before = maybe_whole(request, "before", 1, 2**63 - 1)
     limit = whole(request, "limit", 100, 1, MAX_LIMIT)
     rows = await in_thread(
         request, lambda h: h.events(name, plugin=plugin, before=before, limit=limit)

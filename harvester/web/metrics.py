@@ -38,6 +38,24 @@ log = logging.getLogger("harvester.web.metrics")
 PREFIX: Final = "harvester_"
 STATES: Final[tuple[str, ...]] = get_args(PluginState)
 NAME: Final = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_KEY: Final = re.compile(r"^([a-zA-Z_][a-zA-Z0-9_]*)(?:\{(.*)\})?$")
+_LABEL: Final = re.compile(r'^([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\]*)"$')
+
+
+def _parse_key(key: str) -> tuple[str, dict[str, str]] | None:
+    """`name` or `name{a="x",b="y"}` taken apart; None if it is neither."""
+    match = _KEY.match(key)
+    if match is None:
+        return None
+    labels: dict[str, str] = {}
+    if match.group(2):
+        for part in match.group(2).split(","):
+            label = _LABEL.match(part.strip())
+            if label is None or label.group(1) == "node":
+                return None
+            labels[label.group(1)] = label.group(2)
+    return match.group(1), labels
+
 
 # A component's stats(): counters and gauges by snake_case name, with their unit.
 StatsProvider = Callable[[], Mapping[str, float]]
@@ -97,7 +115,7 @@ class NodeCollector(Collector):
         for pin in backend.buzzer.buzzers:
             played = backend.buzzer.played(pin)
             tones.add_metric([node, str(pin)], len(played))
-            if played:
+            if played and played[-1].frequency_hz is not None:  # None: an active buzzer
                 last.add_metric([node, str(pin)], played[-1].frequency_hz)
         lit = GaugeMetricFamily(
             "harvester_sim_led_pixels_lit", "Simulated LED pixels not off", labels=["node", "strip"]
@@ -107,6 +125,9 @@ class NodeCollector(Collector):
         yield from (tones, last, lit)
 
     def _provided(self, node: str) -> Iterator[Metric]:
+        """Every provider's figures. A key is a name (`outbox_rows`) or a name with labels
+        (`ingest_dropped_total{reason="schema"}`); one family per name."""
+        families: dict[str, tuple[Metric, tuple[str, ...]]] = {}
         seen: set[str] = set()
         for provider in self.providers:
             try:
@@ -115,18 +136,30 @@ class NodeCollector(Collector):
                 log.exception("metrics: a stats() provider failed; its figures are left out")
                 continue
             for key, value in figures.items():
-                name = PREFIX + key
-                if not NAME.match(key) or name in seen:
+                parsed = _parse_key(key)
+                if parsed is None or key in seen:
                     log.warning("metrics: left out figure %r (bad or repeated name)", key)
                     continue
-                seen.add(name)
-                family: Metric
-                if key.endswith("_total"):  # prometheus_client adds the suffix itself
-                    family = CounterMetricFamily(name.removesuffix("_total"), key, labels=["node"])
-                else:
-                    family = GaugeMetricFamily(name, key, labels=["node"])
-                family.add_metric([node], float(value))
-                yield family
+                seen.add(key)
+                base, labels = parsed
+                names = ("node", *labels)
+                entry = families.get(base)
+                if entry is None:
+                    family: Metric
+                    if base.endswith("_total"):  # prometheus_client adds the suffix itself
+                        family = CounterMetricFamily(
+                            PREFIX + base.removesuffix("_total"), base, labels=list(names)
+                        )
+                    else:
+                        family = GaugeMetricFamily(PREFIX + base, base, labels=list(names))
+                    entry = families[base] = (family, names)
+                family, expected = entry
+                if expected != names:
+                    log.warning("metrics: left out figure %r (labels differ from %s)", key, base)
+                    continue
+                family.add_metric([node, *labels.values()], float(value))  # type: ignore[attr-defined]
+        for family, _ in families.values():
+            yield family
 
 
 def node_registry(node: Node, providers: Iterable[StatsProvider] = ()) -> CollectorRegistry:

@@ -8,6 +8,7 @@ with harvester.mesh.broker (the generated config), then start the process on it.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import shutil
 import signal
@@ -52,6 +53,10 @@ class MosquittoProcess:
                 "allow_anonymous true\n"
                 "persistence true\n"
                 f"persistence_location {workdir}/\n"
+                # As root, mosquitto would switch to the `mosquitto` user, who cannot
+                # write its database into the test's folder.
+                f"user {getpass.getuser()}\n"
+                "max_queued_messages 1000000\n"
             )
         workdir.mkdir(parents=True, exist_ok=True)
         self.conf_path.write_text(conf)

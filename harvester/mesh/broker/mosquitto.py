@@ -123,6 +123,13 @@ def render(
         "per_listener_settings true",
         f"persistence {'true' if cluster.broker.persistence else 'false'}",
         f"persistence_location {store}/",
+        # The hub's collector holds a persistent session: while it is away (a restart, a
+        # long ingest) the broker keeps its QoS 1 messages, and the spokes have already
+        # deleted what the broker acknowledged. Mosquitto's default keeps only 1000 and
+        # drops the rest silently: a million messages of up to 500 items each is weeks of
+        # a fleet's telemetry. ("0", no limit, made mosquitto 2.0.11 drop a client whose
+        # publish the ACL refused.)
+        "max_queued_messages 1000000",
         *([f"user {run_as}"] if run_as else []),
         "",
         *_listener_block(cluster, directory),
