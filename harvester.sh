@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: makes .venv, installs what is needed, then
-#   ./harvester.sh demo   builds the plugins and runs the simulated pi4 reference node (Ctrl-C stops)
+#   ./harvester.sh demo   builds the plugins and runs the simulated three-node reference cluster:
+#                         hub + pi4 + pizero, embedded broker, web API on :3000 (Ctrl-C stops)
 #   ./harvester.sh test   lint + the whole test suite
 #   ./harvester.sh bench  the runtime benchmark
 #   ./harvester.sh <args> anything else goes to the `harvester` CLI
@@ -63,11 +64,11 @@ cmd=${1:-demo}
 case "$cmd" in
   demo)
     setup
-    # The CLI has no paths of its own beyond the user cache: name the repo's. The demo
-    # config reads its components from build/plugins (relative to examples/).
+    # The CLI has no paths of its own beyond the user cache: name the repo's. The node
+    # configs read their components from build/plugins (relative to examples/).
     "$VENV/bin/harvester" plugin build "$ROOT/plugins" \
       --out "$ROOT/build/plugins" --cache "$ROOT/.harvester/builds"
-    exec "$VENV/bin/harvester" run --config "$ROOT/examples/pi4.toml"
+    exec "$VENV/bin/harvester" demo --cluster "$ROOT/examples/cluster.toml"
     ;;
   test)
     setup
