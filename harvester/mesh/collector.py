@@ -274,7 +274,9 @@ class Collector:
         elif isinstance(payload, payloads.Plugins):
             history.record_plugins(payload)
         elif isinstance(payload, payloads.ReadingsBatch | payloads.LogBatch | payloads.EventsBatch):
-            history.ingest(topic.node, payload, received=message.received)
+            # Stamped when filed (inside the transaction that commits it), not when the
+            # message arrived: the time it entered history, which is what latency means.
+            history.ingest(topic.node, payload, received=time.time())
         if not message.retain:  # a retained message may be old: it says nothing of "now"
             history.touch(topic.node, message.received)
         return None
