@@ -259,6 +259,9 @@ class Uplink:
                     continue
                 if self._closing:
                     return
+                if self.outbox.rows and after:
+                    after = 0  # rows below `after` (a seq reused): take them from the start
+                    continue
                 # Nothing pending, nothing in flight (no await since next_batch said so).
                 self._appended.clear()
                 if self.outbox.rows == 0:
