@@ -342,7 +342,15 @@ class Uplink:
             self._store(self._subscription), name=f"outbox of {self.name}"
         )
         self._link_task = asyncio.create_task(self._link(), name=f"uplink of {self.name}")
+        for task in (self._store_task, self._link_task):
+            task.add_done_callback(self._died)
         return self
+
+    def _died(self, task: asyncio.Task[None]) -> None:
+        # Either task ends only when the uplink is left; anything else is a bug: said loudly
+        # (the outbox still holds every stored row for the next start).
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("%s failed: %r", task.get_name(), exc, exc_info=exc)
 
     async def __aexit__(
         self,
