@@ -4,7 +4,6 @@ nothing; numbering survives a restart; a killed node's last will says "will"."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -120,6 +119,18 @@ async def listening(port: int, *, client_id: str = "listener") -> AsyncIterator[
         task.cancel()
 
 
+async def retained(port: int, topic: str) -> Payload:
+    """What a newcomer subscribing to `topic` gets at once: its retained message."""
+    async with aiomqtt.Client("127.0.0.1", port, identifier="newcomer") as client:
+        await client.subscribe(topic, qos=1)
+        async with asyncio.timeout(WAIT_S):
+            message = await anext(aiter(client.messages))
+    assert message.retain and isinstance(message.payload, bytes)
+    parsed = topics.parse(topic)
+    assert parsed is not None
+    return decode(MODELS[parsed.kind], message.payload)
+
+
 def is_status(state: str, reason: str = "") -> Callable[[str, Payload], bool]:
     return lambda _, p: isinstance(p, Status) and p.state == state and p.reason == reason
 
@@ -157,8 +168,12 @@ async def test_a_node_publishes_status_plugins_state_health_and_numbered_reading
         seqs = listener.seqs()
         assert seqs == sorted(seqs), "readings must arrive in seq order"
         assert set(seqs) == set(range(1, next_seq)), "every event, no gap"
-    retained = {t for t, _, r in listener.messages if r}
-    assert retained == set(), "a live subscriber gets live messages, not retained copies"
+    # Status, plugins and state are retained: a newcomer learns them.
+    status = await retained(mosquitto.port, topics.status(NODE))
+    assert isinstance(status, Status) and (status.state, status.reason) == ("offline", "stop")
+    assert isinstance(await retained(mosquitto.port, topics.plugins(NODE)), Plugins)
+    state_topic = topics.state(NODE, NATIVE_MONITOR)
+    assert isinstance(await retained(mosquitto.port, state_topic), PluginState)
 
 
 async def test_a_broker_outage_loses_nothing(tmp_path: Path, mosquitto: MosquittoProcess) -> None:
@@ -239,11 +254,5 @@ async def test_a_killed_node_is_declared_offline_by_its_will(
             child.kill()
             child.wait()
     # The will is retained: a newcomer learns the node is offline.
-    async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="late") as late:
-        await late.subscribe(topics.status(NODE), qos=1)
-        async with asyncio.timeout(WAIT_S):
-            message = await anext(aiter(late.messages))
-    assert isinstance(message.payload, bytes)
-    status = decode(Status, message.payload)
-    assert (status.state, status.reason, message.retain) == ("offline", "will", True)
-    assert json.loads(message.payload)["v"] == 1
+    will = await retained(mosquitto.port, topics.status(NODE))
+    assert isinstance(will, Status) and (will.state, will.reason) == ("offline", "will")
