@@ -383,7 +383,13 @@ class Uplink:
         try:
             async with asyncio.timeout(DRAIN_ON_EXIT_S + 1.0):
                 await self._link_task
-        except (TimeoutError, asyncio.CancelledError):
+        except TimeoutError:
+            pass
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # we are cancelled ourselves, not just the link task we cancelled
+        if not self._link_task.done():
             self._link_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._link_task
