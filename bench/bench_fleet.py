@@ -34,23 +34,23 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harvester.config import NodeConfig  # noqa: E402
-from harvester.config.mesh import (  # noqa: E402
+from harvester.config import NodeConfig
+from harvester.config.mesh import (
     BrokerAddress,
     EmbeddedBroker,
     HistoryConfig,
     HubConfig,
     MeshConfig,
 )
-from harvester.constants import DeviceClass  # noqa: E402
-from harvester.mesh.broker.embedded import EmbeddedBrokerProcess  # noqa: E402
-from harvester.mesh.collector import Collector  # noqa: E402
-from harvester.mesh.history import History  # noqa: E402
-from harvester.mesh.outbox import Outbox  # noqa: E402
-from harvester.mesh.payloads import ReadingItem, ReadingsBatch, ReadingsItem  # noqa: E402
-from harvester.mesh.uplink import Uplink  # noqa: E402
-from harvester.node import Node, Reading, ReadingsEvent  # noqa: E402
-from tests.mesh.brokers import MosquittoProcess, free_port  # noqa: E402
+from harvester.constants import DeviceClass
+from harvester.mesh.broker.embedded import EmbeddedBrokerProcess
+from harvester.mesh.collector import Collector
+from harvester.mesh.history import History
+from harvester.mesh.outbox import Outbox
+from harvester.mesh.payloads import ReadingItem, ReadingsBatch, ReadingsItem
+from harvester.mesh.uplink import Uplink
+from harvester.node import Node, Reading, ReadingsEvent
+from tests.mesh.brokers import MosquittoProcess, free_port
 
 console = Console(highlight=False)
 SPOKES = 3

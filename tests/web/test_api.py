@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -24,11 +23,16 @@ from harvester.mesh.service import MeshNode
 from harvester.web.server import node_web
 from tests.mesh.brokers import free_port
 
+# The hub fixture runs in the session's loop (the project's fixture loop scope): so must
+# the tests that talk to it.
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
 TOKEN = "t0ken-for-the-api-test-0123456789"
 
 
-@pytest.fixture
-async def hub_url(tmp_path: Path) -> AsyncIterator[str]:
+@pytest.fixture(scope="module")
+async def hub_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    tmp_path = tmp_path_factory.mktemp("api")
     broker_port, web_port = free_port(), free_port()
     token_file = tmp_path / "token.toml"
     write_private(token_file, f'token = "{TOKEN}"\n')
