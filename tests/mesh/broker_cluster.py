@@ -212,3 +212,19 @@ async def check_will(port: int, cluster: ClusterConfig) -> None:
         assert await asyncio.to_thread(connect_with_will, port, pi4, f"harvester/{PI4}/status") == 0
         seen = await until(hub, f"harvester/{PI4}/status")
     assert seen == [(f"harvester/{PI4}/status", b"offline")], (forged, seen)
+
+
+async def check_no_retained_leak(port: int, cluster: ClusterConfig) -> None:
+    """A spoke connecting while the hub holds wide subscriptions gets no other node's
+    retained messages, only what its own subscription covers (amqtt 0.12.1 sent the
+    retained messages of every client's filters to every new connection)."""
+    await publish_status(port, cluster, b"online")  # pi4's retained status
+    async with client(port, creds(cluster, HUB)) as hub:
+        await hub.subscribe("harvester/+/status", qos=1)
+        await hub.subscribe("harvester/+/plugins", qos=1)
+        async with client(port, creds(cluster, PIZERO)) as pizero:
+            await pizero.subscribe(f"harvester/{PIZERO}/cmd/#", qos=1)
+            # The hub's command is the marker: anything retained would arrive before it.
+            await hub.publish(f"harvester/{PIZERO}/cmd/led.off", b"marker", qos=1)
+            seen = await until(pizero, f"harvester/{PIZERO}/cmd/led.off")
+    assert seen == [(f"harvester/{PIZERO}/cmd/led.off", b"marker")]

@@ -180,3 +180,9 @@ async def test_retained_status_survives_a_restart(cluster: ClusterConfig, tmp_pa
             await revpi.subscribe(f"harvester/{bc.PI4}/status", qos=1)
             seen = await bc.until(revpi, f"harvester/{bc.PI4}/status")
         assert seen == [(f"harvester/{bc.PI4}/status", b"online-1")]  # the cleared one is gone
+
+
+async def test_a_spoke_gets_no_retained_messages_it_did_not_subscribe_to(
+    broker: EmbeddedBrokerProcess, cluster: ClusterConfig
+) -> None:
+    await bc.check_no_retained_leak(broker.hub.embedded.port, cluster)

@@ -207,3 +207,9 @@ async def test_bridge_forwards_under_the_remote_prefix(tmp_path: Path) -> None:
                     await pi4.publish(f"harvester/{bc.PI4}/readings", b"r1", qos=1)
                 seen = await bc.until(up, f"fleet/greenhouse/harvester/{bc.PI4}/readings")
     assert seen[-1][1] == b"r1"
+
+
+async def test_a_spoke_gets_no_retained_messages_it_did_not_subscribe_to(
+    broker: MosquittoProcess, cluster: ClusterConfig
+) -> None:
+    await bc.check_no_retained_leak(broker.port, cluster)

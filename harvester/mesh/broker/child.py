@@ -39,9 +39,30 @@ def broker_config(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def only_own_retained(broker_class: Any) -> None:
+    """amqtt 0.12.1, on every connect, sends retained messages for every topic filter
+    ANY client subscribed to (`for topic in self._subscriptions` in client_connected),
+    not only the connecting session's: a spoke connecting after the hub's collector
+    subscribed to `harvester/+/status` received every node's retained status, and
+    Home Assistant's discovery configs, past the ACL. Send retained messages only for
+    filters the session itself holds."""
+    original = broker_class._publish_retained_messages_for_subscription
+    if getattr(original, "only_own", False):
+        return
+
+    async def for_own_subscriptions(self: Any, subscription: tuple[str, int], session: Any) -> None:
+        holders = self._subscriptions.get(subscription[0], ())
+        if any(held.client_id == session.client_id for held, _qos in holders):
+            await original(self, subscription, session)
+
+    for_own_subscriptions.only_own = True  # type: ignore[attr-defined]
+    broker_class._publish_retained_messages_for_subscription = for_own_subscriptions
+
+
 async def serve(args: argparse.Namespace) -> int:
     from amqtt.broker import Broker  # the hub process itself never imports amqtt
 
+    only_own_retained(Broker)
     where = f"{args.host}:{args.port}"
     broker = Broker(broker_config(args))
     try:
