@@ -182,22 +182,46 @@ def _mqtt_str(value: str) -> bytes:
     return len(raw).to_bytes(2, "big") + raw
 
 
-def connect_with_will(port: int, who: Credentials, will_topic: str) -> int:
-    """A raw MQTT 3.1.1 CONNECT with a QoS 1 will; returns the CONNACK code and then drops
-    the connection without DISCONNECT, so the broker publishes the will (if it may)."""
+def raw_connect(
+    port: int, who: Credentials, will_topic: str, *, keepalive: int = 60
+) -> tuple[socket.socket, int]:
+    """A raw MQTT 3.1.1 CONNECT with a QoS 1 will: the open socket and the CONNACK code."""
     payload = b"".join(
         _mqtt_str(s)
         for s in (f"raw-{next(_ids)}", will_topic, "offline", who.username, who.password)
     )
     # protocol name and level, flags (user, password, will QoS 1, will, clean), keep-alive
-    body = _mqtt_str("MQTT") + bytes([4, 0x80 | 0x40 | 0x08 | 0x04 | 0x02]) + (60).to_bytes(2)
-    body += payload
+    flags = 0x80 | 0x40 | 0x08 | 0x04 | 0x02
+    body = _mqtt_str("MQTT") + bytes([4, flags]) + keepalive.to_bytes(2, "big") + payload
     assert len(body) < 128  # one length byte
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as sock:
-        sock.sendall(bytes([0x10, len(body)]) + body)
-        connack = sock.recv(4)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S)
+    sock.sendall(bytes([0x10, len(body)]) + body)
+    connack = sock.recv(4)
     assert connack[:2] == b"\x20\x02", connack
-    return connack[3]
+    return sock, connack[3]
+
+
+def connect_with_will(port: int, who: Credentials, will_topic: str) -> int:
+    """raw_connect, then drop the connection without DISCONNECT, so the broker publishes
+    the will (if it may); the CONNACK code."""
+    sock, code = raw_connect(port, who, will_topic)
+    sock.close()
+    return code
+
+
+async def check_silent_client_gets_its_will_published(port: int, cluster: ClusterConfig) -> None:
+    """A client that goes silent with its connection open (a cut cable, a partition: no
+    TCP reset) is dropped after its keep-alive and its will goes out."""
+    topic = f"harvester/{PI4}/status"
+    async with client(port, creds(cluster, HUB)) as hub:
+        await hub.subscribe(topic, qos=1)
+        sock, code = raw_connect(port, creds(cluster, PI4), topic, keepalive=1)
+        try:
+            assert code == 0
+            seen = await until(hub, topic)  # sends nothing more: only the will can arrive
+        finally:
+            sock.close()
+    assert seen[-1] == (topic, b"offline")
 
 
 async def check_will(port: int, cluster: ClusterConfig) -> None:

@@ -213,3 +213,9 @@ async def test_a_spoke_gets_no_retained_messages_it_did_not_subscribe_to(
     broker: MosquittoProcess, cluster: ClusterConfig
 ) -> None:
     await bc.check_no_retained_leak(broker.port, cluster)
+
+
+async def test_a_silent_client_is_dropped_after_its_keepalive_and_its_will_sent(
+    broker: MosquittoProcess, cluster: ClusterConfig
+) -> None:
+    await bc.check_silent_client_gets_its_will_published(broker.port, cluster)

@@ -19,6 +19,10 @@ from typing import Any
 
 from harvester.mesh.broker.embedded import EXIT_PORT_TAKEN, READY
 
+# A client silent for its keep-alive plus this many seconds is dropped (and its will
+# published). MQTT asks for 1.5 keep-alives; with the nodes' 5 s that is 7.5 s, this 8 s.
+KEEPALIVE_GRACE_S = 3
+
 
 def broker_config(args: argparse.Namespace) -> dict[str, Any]:
     """amqtt's config: one TCP listener; our cluster plugins, or anonymous access."""
@@ -35,6 +39,7 @@ def broker_config(args: argparse.Namespace) -> dict[str, Any]:
         plugins["harvester.mesh.broker.amqtt_plugins.RetainedStorePlugin"] = {"file": args.retained}
     return {
         "listeners": {"default": {"type": "tcp", "bind": f"{args.host}:{args.port}"}},
+        "timeout_disconnect_delay": KEEPALIVE_GRACE_S,
         "plugins": plugins,
     }
 
@@ -59,10 +64,34 @@ def only_own_retained(broker_class: Any) -> None:
     broker_class._publish_retained_messages_for_subscription = for_own_subscriptions
 
 
+def enforce_keepalive(handler_class: Any) -> None:
+    """amqtt 0.12.1 reads a client's stream with the keep-alive (plus
+    `timeout-disconnect-delay`) as timeout but then does nothing (`handle_read_timeout`
+    is `pass`): a node that vanished without a TCP reset (power cut, cable, a network
+    partition) stayed "connected" and its last will never went out. End the session
+    instead, as MQTT 3.1.1 (3.1.2-24) requires: the reader loop ends and the broker
+    publishes the will."""
+    if getattr(handler_class.handle_read_timeout, "enforces", False):
+        return
+
+    def handle_read_timeout(self: Any) -> None:
+        client = getattr(self.session, "client_id", "?")
+        logging.getLogger("harvester.mesh.broker").info(
+            "client %s silent past its keep-alive: disconnected (its will goes out)", client
+        )
+        if self._reader_task is not None and not self._reader_task.done():
+            self._reader_task.cancel()
+
+    handle_read_timeout.enforces = True  # type: ignore[attr-defined]
+    handler_class.handle_read_timeout = handle_read_timeout
+
+
 async def serve(args: argparse.Namespace) -> int:
     from amqtt.broker import Broker  # the hub process itself never imports amqtt
+    from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 
     only_own_retained(Broker)
+    enforce_keepalive(BrokerProtocolHandler)
     where = f"{args.host}:{args.port}"
     broker = Broker(broker_config(args))
     try:
