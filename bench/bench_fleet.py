@@ -52,7 +52,7 @@ from harvester.mesh.uplink import Uplink
 from harvester.node import Node, Reading, ReadingsEvent
 from tests.mesh.brokers import MosquittoProcess, free_port
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 SPOKES = 3
 PLUGINS = ("bme680", "dht22", "oled", "pi4-monitor")
 METRICS = ("temperature", "humidity", "pressure", "gas_resistance")
