@@ -229,10 +229,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         demo.start()
         listen = demo.cluster.broker.listen
+        metrics = ", ".join(
+            f"{member.name} :{port}"
+            for member in demo.cluster.nodes
+            if (port := load_node_config(member.config).metrics.port) is not None
+        )
         console.print(
-            f"\n[bold green]running.[/] web API {demo.url}/api/nodes  ·  metrics"
-            f" {demo.url}/metrics  ·  MQTT {listen.host}:{listen.port} (harvester/#)\n"
-            "Ctrl-C stops everything\n"
+            f"\n[bold green]running.[/] web API {demo.url}/api/nodes  ·  MQTT"
+            f" {listen.host}:{listen.port} (harvester/#)  ·  /metrics: hub {demo.url}/metrics"
+            + (f", {metrics}" if metrics else "")
+            + "\nCtrl-C stops everything\n",
+            soft_wrap=True,
         )
         while not stop.wait(0.5):
             for process in demo.nodes.values():
@@ -246,7 +253,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console.print("stopping: spokes first, then the hub")
     statuses = demo.stop()
     shown = ", ".join(f"{name} {status}" for name, status in statuses.items())
-    console.print(f"stopped ({shown}); nothing left running")
+    console.print(f"stopped ({shown}); nothing left running", soft_wrap=True)
     return 0
 
 
