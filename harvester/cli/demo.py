@@ -62,6 +62,7 @@ class NodeProcess:
             env=env,
         )
         self._log = log.open("a", encoding="utf-8") if log is not None else None
+        self.ready = threading.Event()  # it printed `ready`: its services run
         self._echo = echo
         assert self.process.stdout is not None
         self._reader = threading.Thread(
@@ -73,6 +74,8 @@ class NodeProcess:
         colour = COLOURS[self.member.role]
         for raw in stream:
             line = raw.decode(errors="replace").rstrip()
+            if line == "ready":
+                self.ready.set()
             if self._log is not None:
                 self._log.write(line + "\n")
                 self._log.flush()
@@ -81,6 +84,15 @@ class NodeProcess:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until the node says `ready`; fails early, naming it, if it exits first."""
+        until = time.monotonic() + timeout
+        while not self.ready.wait(0.1):
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited with status {self.process.returncode}")
+            if time.monotonic() > until:
+                raise TimeoutError(f"{self.name} was not ready within {timeout:g} s")
 
     def send(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -190,11 +202,13 @@ class ClusterProcesses:
         return process
 
     def start(self) -> None:
+        """The hub, until its web server answers; then the spokes, until each is ready
+        (a Ctrl-C after this stops every node cleanly: all have their signal handlers)."""
         hub = self.start_node(self.cluster.hub.name)
         wait_until_answers(f"{self.url}/api/health", hub, HUB_READY_S)
-        for member in self.cluster.nodes:
-            if member.role == "spoke":
-                self.start_node(member.name)
+        spokes = [self.start_node(m.name) for m in self.cluster.nodes if m.role == "spoke"]
+        for spoke in spokes:
+            spoke.wait_ready(HUB_READY_S)
 
     def stop(self) -> dict[str, int]:
         """Spokes first, then the hub; each one's exit status."""

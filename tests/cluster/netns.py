@@ -9,18 +9,40 @@ inside these namespaces.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 
-SUBNET = "10.213.77"
-TEST_ADDRESS = f"{SUBNET}.254"
+import psutil
+
+# Names carry the test run's pid: a run that was killed leaves its namespaces and links
+# behind, and the next run removes them (a stale link on the same subnet would take the
+# traffic meant for the new one).
+OURS = re.compile(r"^hv(\d+)(?:-|t0)")
 
 
 def _ip(*args: str) -> None:
     done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise OSError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+
+
+def remove_stale() -> None:
+    """Namespaces and links an earlier, killed test run left behind."""
+
+    def dead(name: str) -> bool:
+        match = OURS.match(name)
+        return match is not None and not psutil.pid_exists(int(match.group(1)))
+
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for ns in (line.split()[0] for line in listed.splitlines() if line.strip()):
+        if dead(ns):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
+    for link in (line.split()[0].split("@")[0] for line in links.splitlines() if line.strip()):
+        if dead(link):
+            subprocess.run(["ip", "link", "del", link], capture_output=True)
 
 
 def why_not() -> str | None:
@@ -41,14 +63,20 @@ def why_not() -> str | None:
 @dataclass
 class Lan:
     nodes: tuple[str, ...]
-    tag: str = field(default_factory=lambda: f"hv{os.getpid() % 10000:04d}")
+    tag: str = field(default_factory=lambda: f"hv{os.getpid()}")
+    # A /24 of its own per run, so two runs on one machine do not meet.
+    subnet: str = field(default_factory=lambda: f"10.213.{os.getpid() % 200 + 20}")
     made: list[str] = field(default_factory=list)
+
+    @property
+    def test_address(self) -> str:
+        return f"{self.subnet}.254"
 
     def ns(self, node: str) -> str:
         return f"{self.tag}-{node}"
 
     def address(self, node: str) -> str:
-        return f"{SUBNET}.{self.nodes.index(node) + 1}"
+        return f"{self.subnet}.{self.nodes.index(node) + 1}"
 
     def _lan_end(self, index: int) -> str:
         return f"{self.tag}l{index}"  # interface names: at most 15 characters
@@ -57,6 +85,7 @@ class Lan:
         return ("ip", "netns", "exec", self.ns(node))
 
     def __enter__(self) -> Lan:
+        remove_stale()
         try:
             lan = self.ns("lan")
             _ip("netns", "add", lan)
@@ -79,7 +108,7 @@ class Lan:
             _ip("link", "add", here, "type", "veth", "peer", "name", there)
             self.made.append(f"link:{here}")
             _ip("link", "set", there, "netns", lan)
-            _ip("addr", "add", f"{TEST_ADDRESS}/24", "dev", here)
+            _ip("addr", "add", f"{self.test_address}/24", "dev", here)
             _ip("link", "set", here, "up")
             _ip("-n", lan, "link", "set", there, "master", "br0", "up")
         except BaseException:
