@@ -11,7 +11,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import Final
 
 import aiomqtt
@@ -19,7 +18,7 @@ import aiomqtt
 from harvester.config import NodeConfig
 from harvester.config.secrets import Credentials
 from harvester.mesh import topics
-from harvester.mesh.connection import make_client, reconnecting
+from harvester.mesh.connection import Background, listen, make_client
 from harvester.mesh.payloads import (
     ArgValue,
     CommandError,
@@ -36,7 +35,7 @@ log = logging.getLogger("harvester.mesh.commands")
 DEFAULT_TIMEOUT_S: Final = 5.0
 
 
-class CommandClient:
+class CommandClient(Background):
     """An async context manager: `send` works while inside (it waits for the broker
     connection, within the command's timeout)."""
 
@@ -52,7 +51,6 @@ class CommandClient:
         self._node_online = node_online
         self._waiting: dict[str, asyncio.Future[CommandResult]] = {}
         self._client: aiomqtt.Client | None = None
-        self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         self.sent = 0
         self.timeouts = 0
@@ -60,19 +58,11 @@ class CommandClient:
     def stats(self) -> dict[str, float]:
         return {"commands_sent_total": self.sent, "commands_timed_out_total": self.timeouts}
 
-    async def __aenter__(self) -> CommandClient:
-        self._task = asyncio.create_task(self._serve(), name=f"{self.config.name}-cmdclient")
-        return self
+    def _task_name(self) -> str:
+        return f"{self.config.name}-cmdclient"
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+    def _hold(self, client: aiomqtt.Client | None) -> None:
+        self._client = client
 
     async def _serve(self) -> None:
         def factory() -> aiomqtt.Client:
@@ -82,19 +72,14 @@ class CommandClient:
                 credentials=self._credentials,
             )
 
-        async with reconnecting(factory, what="command client") as sessions:
-            async for client in sessions():
-                try:
-                    await client.subscribe(topics.every_node("cmd-result"), qos=1)
-                    self._client = client
-                    self.ready.set()
-                    async for message in client.messages:
-                        self._receive(message.topic.value, message.payload)
-                except aiomqtt.MqttError:
-                    continue
-                finally:
-                    self._client = None
-                    self.ready.clear()
+        await listen(
+            factory,
+            what="command client",
+            filters=[topics.every_node("cmd-result")],
+            on_message=self._receive,
+            ready=self.ready,
+            hold=self._hold,
+        )
 
     def _receive(self, topic: str, payload: object) -> None:
         parsed = topics.parse(topic)

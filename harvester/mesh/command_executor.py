@@ -24,7 +24,7 @@ import aiomqtt
 from harvester.config.secrets import Credentials
 from harvester.mesh import topics
 from harvester.mesh.command_record import CommandRecord
-from harvester.mesh.connection import make_client, reconnecting
+from harvester.mesh.connection import listen, make_client
 from harvester.mesh.payloads import (
     CommandError,
     CommandRequest,
@@ -114,19 +114,17 @@ class CommandExecutor:
                 clean_session=False,
             )
 
-        async with reconnecting(factory, what=f"{self.name} commands") as sessions:
-            async for client in sessions():
-                try:
-                    await client.subscribe(f"{topics.ROOT}/{self.name}/cmd/#", qos=1)
-                    self._client = client
-                    self.ready.set()
-                    async for message in client.messages:
-                        self._receive(message.topic.value, message.payload)
-                except aiomqtt.MqttError:
-                    continue
-                finally:
-                    self._client = None
-                    self.ready.clear()
+        await listen(
+            factory,
+            what=f"{self.name} commands",
+            filters=[f"{topics.ROOT}/{self.name}/cmd/#"],
+            on_message=self._receive,
+            ready=self.ready,
+            hold=self._hold,
+        )
+
+    def _hold(self, client: aiomqtt.Client | None) -> None:
+        self._client = client
 
     def _drop(self, topic: str, reason: str) -> None:
         self.dropped += 1

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Self
 
 import aiomqtt
 
@@ -98,3 +100,58 @@ async def reconnecting(
             delay = min(delay * 2, RETRY_MAX_S)
 
     yield sessions
+
+
+async def listen(
+    factory: Callable[[], aiomqtt.Client],
+    *,
+    what: str,
+    filters: Sequence[str],
+    on_message: Callable[[str, object], None],
+    ready: asyncio.Event,
+    hold: Callable[[aiomqtt.Client | None], None],
+) -> None:
+    """Forever: connect, subscribe `filters` at QoS 1, hand each message's topic and
+    payload to `on_message`; reconnect after a loss. `hold` is given the connected client
+    (None while there is none), for publishing; `ready` is set while subscribed."""
+    async with reconnecting(factory, what=what) as sessions:
+        async for client in sessions():
+            try:
+                for topic_filter in filters:
+                    await client.subscribe(topic_filter, qos=1)
+                hold(client)
+                ready.set()
+                async for message in client.messages:
+                    on_message(message.topic.value, message.payload)
+            except aiomqtt.MqttError:
+                continue
+            finally:
+                hold(None)
+                ready.clear()
+
+
+class Background:
+    """An async context manager running `_serve()` as a task while inside; leaving
+    cancels it (the mesh's MQTT services)."""
+
+    _task: asyncio.Task[None] | None = None
+
+    def _task_name(self) -> str:
+        return type(self).__name__
+
+    async def _serve(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        self._task = asyncio.create_task(self._serve(), name=self._task_name())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from types import TracebackType
 from typing import Any, Final
 
 import aiomqtt
@@ -26,7 +25,7 @@ from harvester.config import NodeConfig
 from harvester.config.secrets import Credentials
 from harvester.constants import DeviceClass, StateClass
 from harvester.mesh import topics
-from harvester.mesh.connection import make_client, reconnecting
+from harvester.mesh.connection import Background, make_client, reconnecting
 from harvester.mesh.payloads import PayloadError, Plugins, Status, decode
 
 log = logging.getLogger("harvester.mesh.discovery")
@@ -111,7 +110,7 @@ def discovery_messages(
     return messages
 
 
-class Discovery:
+class Discovery(Background):
     """An async context manager for the hub: keeps Home Assistant's retained configs in
     step with every node's plugins. `changed` is set after each round of publishing."""
 
@@ -123,7 +122,6 @@ class Discovery:
         self._status: dict[str, Status] = {}
         # What is retained at the broker now, per node (ours, or found there at start).
         self._published: dict[str, dict[str, bytes]] = {}
-        self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         self.changed = asyncio.Event()
         self.published = 0
@@ -135,19 +133,8 @@ class Discovery:
             "discovery_configs_removed_total": self.removed,
         }
 
-    async def __aenter__(self) -> Discovery:
-        self._task = asyncio.create_task(self._serve(), name="discovery")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+    def _task_name(self) -> str:
+        return "discovery"
 
     async def _serve(self) -> None:
         def factory() -> aiomqtt.Client:
