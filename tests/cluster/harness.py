@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import time
 import urllib.error
 import urllib.request
@@ -43,6 +44,29 @@ class ClusterFiles:
     def credentials(self, node: str) -> tuple[str, str]:
         c = load_credentials(self.cluster.credentials_file(node))
         return c.username, c.password
+
+    # Read from the nodes' files while they run (read-only; WAL lets readers in).
+
+    def _read(self, path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+            return db.execute(sql, params).fetchall()
+
+    def outbox(self, node: str) -> tuple[int, int, int]:
+        """(rows waiting, the next seq the node will use, rows dropped) of its outbox."""
+        path = self.state(node) / "outbox.sqlite"
+        rows = self._read(path, "SELECT count(*) FROM outbox")[0][0]
+        meta = dict(self._read(path, "SELECT key, value FROM meta"))
+        return int(rows), int(meta.get("next_seq", 1)), int(meta.get("dropped", 0))
+
+    def stored_seqs(self, node: str) -> list[int]:
+        """Every seq of `node` the hub's history took in, ascending (its de-duplication
+        table)."""
+        rows = self._read(
+            self.state("revpi") / "history.sqlite",
+            "SELECT seq FROM seen WHERE node = ? ORDER BY seq",
+            (node,),
+        )
+        return [seq for (seq,) in rows]
 
 
 def _node_file(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import getpass
 import signal
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,27 +26,9 @@ SPOKES = ("pi4", "pizero")
 
 
 def outbox_state(files: ClusterFiles, node: str) -> tuple[int, int]:
-    """(rows waiting, the next seq the spoke will use), read from its outbox file."""
-    path = files.state(node) / "outbox.sqlite"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
-        rows = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-        next_seq = db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0]
-    return int(rows), int(next_seq)
-
-
-def stored_seqs(files: ClusterFiles, node: str) -> list[int]:
-    """Every (node, seq) the hub's history took in, ascending (its de-duplication table)."""
-    path = files.state("revpi") / "history.sqlite"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
-        rows = db.execute("SELECT seq FROM seen WHERE node = ? ORDER BY seq", (node,)).fetchall()
-    return [seq for (seq,) in rows]
-
-
-def dropped_by_outbox(files: ClusterFiles, node: str) -> int:
-    path = files.state(node) / "outbox.sqlite"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
-        row = db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
-    return int(row[0]) if row else 0
+    """(rows waiting, the next seq the spoke will use)."""
+    rows, next_seq, _ = files.outbox(node)
+    return rows, next_seq
 
 
 @pytest.fixture(scope="module")
@@ -111,12 +92,12 @@ def test_a_broker_outage_loses_nothing_and_doubles_nothing(
     for node in SPOKES:
         _, next_seq = outbox_state(files, node)
         seqs = wait_until(
-            lambda n=node, last=next_seq - 1: (s := stored_seqs(files, n)) and s[-1] >= last and s,
+            lambda n=node, last=next_seq - 1: (s := files.stored_seqs(n)) and s[-1] >= last and s,
             timeout=60,
             what=f"{node}'s last item at the hub",
         )
         expected = list(range(1, seqs[-1] + 1))
-        assert dropped_by_outbox(files, node) == 0
+        assert files.outbox(node)[2] == 0
         assert seqs == expected, f"{node}: gaps {sorted(set(expected) - set(seqs))[:20]}"
 
 
@@ -140,7 +121,7 @@ def test_a_spoke_killed_mid_drain_still_delivers_exactly_once(
     wait_until(lambda: outbox_state(files, "pi4")[0] == 0, timeout=90, what="pi4 drained")
     _, next_seq = outbox_state(files, "pi4")
     seqs = wait_until(
-        lambda: (s := stored_seqs(files, "pi4")) and s[-1] >= next_seq - 1 and s,
+        lambda: (s := files.stored_seqs("pi4")) and s[-1] >= next_seq - 1 and s,
         timeout=60,
         what="pi4's last item at the hub",
     )

@@ -8,7 +8,6 @@ loopback with no link to cut: the test says so, in its output and as a warning.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import warnings
 from collections.abc import Iterator
@@ -25,19 +24,6 @@ pytestmark = [pytest.mark.wasm, pytest.mark.cluster]
 
 NODES = ("revpi", "pi4", "pizero")
 CUT_S = 20.0  # longer than the keep-alive timeout on both sides (1.5 x 5 s)
-
-
-def stored_seqs(files: ClusterFiles, node: str) -> list[int]:
-    path = files.state("revpi") / "history.sqlite"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
-        rows = db.execute("SELECT seq FROM seen WHERE node = ? ORDER BY seq", (node,)).fetchall()
-    return [seq for (seq,) in rows]
-
-
-def next_seq(files: ClusterFiles, node: str) -> int:
-    path = files.state(node) / "outbox.sqlite"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
-        return int(db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0])
 
 
 @pytest.fixture(scope="module")
@@ -106,16 +92,16 @@ def test_a_cut_spoke_is_shown_offline_and_recovers_with_nothing_lost(
     )
     assert offline["reason"] in ("will", "silent")
     assert (api.node("pizero") or {}).get("state") == "online"  # only pi4 was cut
-    during = len(stored_seqs(files, "pi4"))
+    during = len(files.stored_seqs("pi4"))
     time.sleep(max(0.0, CUT_S - (time.monotonic() - cut_at)))  # how long the cut lasts
-    assert len(stored_seqs(files, "pi4")) == during  # nothing crossed the cut
+    assert len(files.stored_seqs("pi4")) == during  # nothing crossed the cut
     lan.unblock("pi4")
     wait_until(
         lambda: (api.node("pi4") or {}).get("state") == "online", timeout=60, what="pi4 back"
     )
-    last = next_seq(files, "pi4") - 1
+    last = files.outbox("pi4")[1] - 1
     seqs = wait_until(
-        lambda: (s := stored_seqs(files, "pi4")) and s[-1] >= last and s,
+        lambda: (s := files.stored_seqs("pi4")) and s[-1] >= last and s,
         timeout=60,
         what="pi4's backlog at the hub",
     )
