@@ -7,14 +7,13 @@ node's credentials from it, and `harvester demo` starts its nodes.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from harvester.config.base import Frozen, refuse_repeats
-from harvester.config.load import ConfigError, validation_problems
+from harvester.config.load import ConfigError, read_toml, validation_problems
 from harvester.config.mesh import BrokerAddress, MeshConfig, WebConfig
 from harvester.config.model import NodeConfig
 
@@ -152,12 +151,7 @@ def load_cluster_config(path: Path | str) -> ClusterConfig:
 
     Raises ConfigError naming the file and every bad key with its value."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(path, [f"cannot read: {exc.strerror}"]) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
+    raw = read_toml(path)
     top = raw.pop("cluster", {})
     if not isinstance(top, dict):
         raise ConfigError(path, ["[cluster] must be a table"])

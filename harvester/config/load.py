@@ -83,18 +83,23 @@ def _resolve_paths(config: NodeConfig, base: Path) -> NodeConfig:
     )
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML file at `path` as a dict; ConfigError if unreadable or not TOML."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(path, [f"cannot read: {exc.strerror}"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
+
+
 def load_node_config(path: Path | str) -> NodeConfig:
     """Load and validate a node config.
 
     Raises ConfigError naming the file and every bad key with its value.
     """
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(path, [f"cannot read: {exc.strerror}"]) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
+    raw = read_toml(path)
     try:
         raw = _with_node_section(raw)
         config = NodeConfig.model_validate(raw)
