@@ -109,7 +109,7 @@ class MeshNode:
             Uplink(self.node, self.outbox, credentials=credentials)
         )
         self.executor = await stack.enter_async_context(
-            CommandExecutor(self.node, credentials=credentials, state_dir=self.state_dir)
+            CommandExecutor(self.node, credentials=credentials, state_dir=config.state_dir)
         )
         await stack.enter_async_context(self.node)
 

@@ -86,6 +86,8 @@ def test_a_buzzer_command_round_trips_and_the_simulator_plays_it(
     assert result["result"] == {"beeps": 1, "frequency_hz": 2000, "duration_ms": 50}
     after = scrape(files.metrics_ports["pi4"])
     assert after[tones] == before + 1
+    # The node keeps what it must remember in its own state folder: the command's id too.
+    assert {"outbox.sqlite", "commands.sqlite"} <= {p.name for p in files.state("pi4").iterdir()}
     assert after["harvester_sim_buzzer_last_frequency_hz{node=pi4,pin=13}"] == 2000
 
 
