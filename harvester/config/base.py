@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
-from typing import Annotated, TypeVar
+from pathlib import Path
+from typing import Annotated, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +22,29 @@ class Frozen(BaseModel):
     """A config object: unknown keys are errors, and nothing changes it after load."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def with_base(self, base: Path) -> Self:
+        """This object with every relative path in it (in nested tables and lists of
+        tables too) made relative to `base`, the folder of the file it came from, not to
+        the working directory."""
+        update = {
+            name: new
+            for name in type(self).model_fields
+            if (new := _rebased(value := getattr(self, name), base)) is not value
+        }
+        return self.model_copy(update=update) if update else self
+
+
+def _rebased(value: object, base: Path) -> object:
+    """`value` with its paths made relative to `base`; the same object if it holds none."""
+    if isinstance(value, Path):
+        return (base / value).resolve()
+    if isinstance(value, Frozen):
+        return value.with_base(base)
+    if isinstance(value, tuple):
+        items = tuple(_rebased(item, base) for item in value)
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
 
 
 def repeated(values: Iterable[H]) -> list[H]:

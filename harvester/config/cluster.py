@@ -160,38 +160,6 @@ def load_cluster_config(path: Path | str) -> ClusterConfig:
         cluster = ClusterConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(path, validation_problems(exc, raw)) from exc
-    base = path.parent.resolve()
-    tls = cluster.broker.tls
-    bridge = cluster.broker.bridge
-    broker = cluster.broker.model_copy(
-        update={
-            "tls": None
-            if tls is None
-            else tls.model_copy(
-                update={
-                    k: (base / v).resolve()
-                    for k in ("cert_file", "key_file", "ca_file")
-                    if isinstance(v := getattr(tls, k), Path)
-                }
-            ),
-            "bridge": None
-            if bridge is None
-            else bridge.model_copy(
-                update={
-                    k: (base / v).resolve()
-                    for k in ("credentials", "ca_file")
-                    if isinstance(v := getattr(bridge, k), Path)
-                }
-            ),
-        }
-    )
-    return cluster.model_copy(
-        update={
-            "path": path.resolve(),
-            "secrets_dir": (base / cluster.secrets_dir).resolve(),
-            "broker": broker,
-            "nodes": tuple(
-                n.model_copy(update={"config": (base / n.config).resolve()}) for n in cluster.nodes
-            ),
-        }
-    )
+    # `path` is still None here, so with_base leaves it be; it is set after.
+    rebased = cluster.with_base(path.parent.resolve())
+    return rebased.model_copy(update={"path": path.resolve()})

@@ -68,21 +68,6 @@ def _with_node_section(raw: dict[str, Any]) -> dict[str, Any]:
     return {**node, **raw}
 
 
-def _resolve_paths(config: NodeConfig, base: Path) -> NodeConfig:
-    """Make relative paths relative to the config file, not to the working directory."""
-    return config.model_copy(
-        update={
-            "plugin_dir": (base / config.plugin_dir).resolve(),
-            "cache_dir": (base / config.cache_dir).resolve(),
-            "sim": config.sim.with_base(base),
-            "plugins": tuple(p.with_base(base) for p in config.plugins),
-            "state_dir": (base / config.state_dir).resolve(),
-            "mesh": None if config.mesh is None else config.mesh.with_base(base),
-            "hub": None if config.hub is None else config.hub.with_base(base),
-        }
-    )
-
-
 def read_toml(path: Path) -> dict[str, Any]:
     """The TOML file at `path` as a dict; ConfigError if unreadable or not TOML."""
     try:
@@ -107,4 +92,5 @@ def load_node_config(path: Path | str) -> NodeConfig:
         raise ConfigError(path, [str(exc)]) from exc
     except ValidationError as exc:
         raise ConfigError(path, validation_problems(exc, raw)) from exc
-    return _resolve_paths(config, path.parent.resolve())
+    # Relative paths are relative to the config file, not to the working directory.
+    return config.with_base(path.parent.resolve())

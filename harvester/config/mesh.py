@@ -65,22 +65,6 @@ class MeshConfig(Frozen):
     health_interval_s: float = Field(default=30.0, ge=0.5, le=DAY_S)
     outbox: OutboxConfig = OutboxConfig()
 
-    def with_base(self, base: Path) -> Self:
-        """Relative paths made relative to `base` (the config file's folder)."""
-        update: dict[str, object] = {}
-        if self.credentials is not None:
-            update["credentials"] = (base / self.credentials).resolve()
-        if self.tls is not None:
-            tls = self.tls
-            update["tls"] = tls.model_copy(
-                update={
-                    k: (base / v).resolve()
-                    for k in ("ca_file", "cert_file", "key_file")
-                    if isinstance(v := getattr(tls, k), Path)
-                }
-            )
-        return self.model_copy(update=update) if update else self
-
 
 class HistoryConfig(Frozen):
     """The hub's history: raw readings for a while, minute aggregates for longer."""
@@ -130,18 +114,6 @@ class HubConfig(Frozen):
     # Publish Home Assistant MQTT discovery for every metric of every node.
     home_assistant: bool = True
     discovery_prefix: str = Field(default="homeassistant", pattern=r"^[A-Za-z0-9_-]+$")
-
-    def with_base(self, base: Path) -> Self:
-        update: dict[str, object] = {}
-        if self.embedded.cluster is not None:
-            update["embedded"] = self.embedded.model_copy(
-                update={"cluster": (base / self.embedded.cluster).resolve()}
-            )
-        if self.web.token_file is not None:
-            update["web"] = self.web.model_copy(
-                update={"token_file": (base / self.web.token_file).resolve()}
-            )
-        return self.model_copy(update=update) if update else self
 
 
 class MetricsConfig(Frozen):

@@ -116,15 +116,6 @@ class PluginConfig(Frozen):
         """Whether its hardware calls are recorded, replayed or faulted."""
         return self.record is not None or self.replay is not None or bool(self.faults)
 
-    def with_base(self, base: Path) -> Self:
-        """This plugin with relative `record` and `replay` paths made relative to `base`."""
-        update = {
-            name: (base / value).resolve()
-            for name in ("record", "replay")
-            if isinstance(value := getattr(self, name), Path)
-        }
-        return self.model_copy(update=update) if update else self
-
 
 class NativeConfig(Frozen):
     """Services the host runs itself, outside the sandbox, for boards too small for it."""

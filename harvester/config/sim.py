@@ -30,15 +30,6 @@ WS2812B_DEFAULT_PIN = 18  # PWM0, the pin rpi-ws281x drives by default
 class SimDevice(Frozen):
     """Base of every simulated device's schema."""
 
-    def with_base(self, base: Path) -> Self:
-        """This device with every relative path field made relative to `base`."""
-        update = {
-            name: (base / value).resolve()
-            for name in type(self).model_fields
-            if isinstance(value := getattr(self, name), Path)
-        }
-        return self.model_copy(update=update) if update else self
-
 
 class SimI2CDevice(SimDevice):
     """A device on a simulated I2C bus. Subclasses override `address` with their default."""
@@ -187,12 +178,3 @@ class SimConfig(Frozen):
             for item in value
             if isinstance(item, SimDevice)
         )
-
-    def with_base(self, base: Path) -> Self:
-        """This section with every device's relative paths made relative to `base`."""
-        update = {
-            name: tuple(d.with_base(base) if isinstance(d, SimDevice) else d for d in value)
-            for name in type(self).model_fields
-            if isinstance(value := getattr(self, name), tuple)
-        }
-        return self.model_copy(update=update)
