@@ -9,9 +9,8 @@ collector, the command client, Home Assistant discovery. Leaving stops them in r
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AsyncExitStack
 from types import TracebackType
 
 from harvester.config import NodeConfig
@@ -25,7 +24,7 @@ from harvester.mesh.discovery import Discovery
 from harvester.mesh.history import History
 from harvester.mesh.outbox import Outbox
 from harvester.mesh.uplink import Uplink
-from harvester.node import Event, EventBus, Node
+from harvester.node import Event, Node, forwarding
 
 StatsProvider = Callable[[], dict[str, float]]
 
@@ -104,7 +103,7 @@ class MeshNode:
         stack.callback(self.outbox.close)
         self.node = Node(config, backend=self._backend, first_seq=self.outbox.next_seq)
         if self._on_event is not None:
-            await stack.enter_async_context(_forwarding(self.node.bus, self._on_event))
+            await stack.enter_async_context(forwarding(self.node.bus, self._on_event))
         self.uplink = await stack.enter_async_context(
             Uplink(self.node, self.outbox, credentials=credentials)
         )
@@ -126,21 +125,3 @@ class MeshNode:
         tb: TracebackType | None,
     ) -> None:
         await self._stack.aclose()
-
-
-@asynccontextmanager
-async def _forwarding(bus: EventBus, deliver: Callable[[Event], None]) -> AsyncIterator[None]:
-    """Hand every event of `bus` to `deliver` (the CLI's printer), the last ones too."""
-    async with bus.subscribe() as subscription:
-
-        async def forward() -> None:
-            while True:
-                deliver(await subscription.get())
-
-        task = asyncio.create_task(forward())
-        try:
-            yield
-        finally:
-            task.cancel()
-            while not subscription.empty():
-                deliver(subscription.get_nowait())

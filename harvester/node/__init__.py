@@ -9,7 +9,7 @@ from harvester.node.events import (
     StateEvent,
     Subscription,
 )
-from harvester.node.node import Node, run_node
+from harvester.node.node import Node, forwarding, run_node
 from harvester.node.plugin_log import PluginLog
 from harvester.node.runner import PluginRunner
 from harvester.node.supervisor import Supervisor
@@ -26,5 +26,6 @@ __all__ = [
     "StateEvent",
     "Subscription",
     "Supervisor",
+    "forwarding",
     "run_node",
 ]

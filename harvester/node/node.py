@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
 
 from harvester.config import NodeConfig
@@ -65,6 +65,25 @@ class Node:
                 self.backend.close()
 
 
+@asynccontextmanager
+async def forwarding(bus: EventBus, deliver: Callable[[Event], None]) -> AsyncIterator[None]:
+    """While inside, hand every event of `bus` to `deliver` (the CLI's printer); on leaving,
+    the ones still queued too (the last events of a stop)."""
+    async with bus.subscribe() as subscription:
+
+        async def forward() -> None:
+            while True:
+                deliver(await subscription.get())
+
+        task = asyncio.create_task(forward())
+        try:
+            yield
+        finally:
+            task.cancel()
+            while not subscription.empty():
+                deliver(subscription.get_nowait())
+
+
 async def run_node(
     config: NodeConfig,
     *,
@@ -75,18 +94,5 @@ async def run_node(
     """Run every plugin of `config` (and the native services it enables) until `stop` is
     set, then shut down in reverse order."""
     node = Node(config, backend=backend)
-    deliver = on_event or (lambda event: None)
-    async with node.bus.subscribe() as subscription:
-
-        async def forward() -> None:
-            while True:
-                deliver(await subscription.get())
-
-        forwarder = asyncio.create_task(forward())
-        try:
-            async with node:
-                await stop.wait()
-        finally:
-            forwarder.cancel()
-            while not subscription.empty():  # the last events of the stop itself
-                deliver(subscription.get_nowait())
+    async with forwarding(node.bus, on_event or (lambda event: None)), node:
+        await stop.wait()
