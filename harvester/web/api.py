@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from harvester.config.secrets import SecretsError, load_token
 from harvester.constants import COMMAND_NAME_PATTERN, LogLevel
-from harvester.mesh.history import History
+from harvester.mesh.history import History, NodeRow
 from harvester.mesh.payloads import NAME, encode
 from harvester.mesh.service import MeshNode
 from harvester.web.metrics import REGISTRY, handle_metrics, node_registry
@@ -117,16 +117,18 @@ async def in_thread(request: web.Request, query: Callable[[History], Any]) -> An
     return await asyncio.to_thread(query, history)
 
 
-async def known_node(request: web.Request) -> str:
+def known_node(request: web.Request) -> NodeRow:
+    """The status of the node the path names; 404 if it never reported."""
     name = node_name(request)
     collector = request.app[MESH].collector
     assert collector is not None
-    if collector.node_status(name) is None:
+    status = collector.node_status(name)
+    if status is None:
         raise web.HTTPNotFound(
             text=json.dumps({"error": f"no node {name!r} has reported to this hub"}),
             content_type="application/json",
         )
-    return name
+    return status
 
 
 # -- reads -------------------------------------------------------------------------------
@@ -145,27 +147,24 @@ async def nodes(request: web.Request) -> web.Response:
 
 
 async def node(request: web.Request) -> web.Response:
-    name = await known_node(request)
-    collector = request.app[MESH].collector
-    assert collector is not None
-    status = collector.node_status(name)
-    plugins = await in_thread(request, lambda h: h.plugins(name))
+    status = known_node(request)
+    plugins = await in_thread(request, lambda h: h.plugins(status.name))
     return reply(
         {
-            "node": asdict(status) if status else None,
+            "node": asdict(status),
             "plugins": json.loads(encode(plugins))["plugins"] if plugins else [],
         }
     )
 
 
 async def latest(request: web.Request) -> web.Response:
-    name = await known_node(request)
+    name = known_node(request).name
     rows = await in_thread(request, lambda h: h.latest(name))
     return reply({"node": name, "latest": [asdict(r) for r in rows]})
 
 
 async def node_health(request: web.Request) -> web.Response:
-    name = await known_node(request)
+    name = known_node(request).name
     limit = whole(request, "limit", 100, 1, MAX_LIMIT)
     since = number(request, "since", None)
     rows = await in_thread(request, lambda h: h.health(name, since=since, limit=limit))
@@ -173,7 +172,7 @@ async def node_health(request: web.Request) -> web.Response:
 
 
 async def logs(request: web.Request) -> web.Response:
-    name = await known_node(request)
+    name = known_node(request).name
     level = request.query.get("level")
     if level is not None and level not in LogLevel.__members__.values():
         raise bad_request(f"level: {level!r} is not one of {', '.join(LogLevel)}")
@@ -188,7 +187,7 @@ async def logs(request: web.Request) -> web.Response:
 
 
 async def events(request: web.Request) -> web.Response:
-    name = await known_node(request)
+    name = known_node(request).name
     plugin = name_param(request, "plugin", required=False)
     before = maybe_whole(request, "before", 1, 2**63 - 1)
     limit = whole(request, "limit", 100, 1, MAX_LIMIT)
