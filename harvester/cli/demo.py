@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -31,7 +30,7 @@ from harvester.config import load_node_config
 from harvester.config.cluster import ClusterConfig, ClusterNode, load_cluster_config
 
 STOP_WAIT_S = 15.0
-HUB_READY_S = 60.0
+READY_S = 60.0
 COLOURS = {"hub": "magenta", "spoke": "cyan"}
 
 
@@ -139,23 +138,6 @@ def web_url(cluster: ClusterConfig) -> str:
     return f"http://{host}:{web.port}"
 
 
-def wait_until_answers(url: str, process: NodeProcess, timeout: float) -> None:
-    """Until GET `url` answers 200; fails early if the process exits."""
-    until = time.monotonic() + timeout
-    while True:
-        if not process.alive():
-            raise RuntimeError(f"{process.name} exited with status {process.process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > until:
-            raise TimeoutError(f"{url} did not answer within {timeout:g} s")
-        time.sleep(0.1)  # a port that is not open yet has no event to wait on
-
-
 class ClusterProcesses:
     """Every node of a cluster as a child process (the demo, the cluster tests, bench)."""
 
@@ -202,13 +184,13 @@ class ClusterProcesses:
         return process
 
     def start(self) -> None:
-        """The hub, until its web server answers; then the spokes, until each is ready
-        (a Ctrl-C after this stops every node cleanly: all have their signal handlers)."""
-        hub = self.start_node(self.cluster.hub.name)
-        wait_until_answers(f"{self.url}/api/health", hub, HUB_READY_S)
+        """The hub, until it is ready (its broker, collector and web server run); then the
+        spokes, until each is ready (a Ctrl-C after this stops every node cleanly: all
+        have their signal handlers)."""
+        self.start_node(self.cluster.hub.name).wait_ready(READY_S)
         spokes = [self.start_node(m.name) for m in self.cluster.nodes if m.role == "spoke"]
         for spoke in spokes:
-            spoke.wait_ready(HUB_READY_S)
+            spoke.wait_ready(READY_S)
 
     def stop(self) -> dict[str, int]:
         """Spokes first, then the hub; each one's exit status."""
