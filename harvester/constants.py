@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Final
 
 WIT_PACKAGE: Final = "harvester:plugin"
-WIT_VERSION: Final = "1.1.0"
+WIT_VERSION: Final = "1.2.0"
 
 
 def wit_interface(name: str) -> str:
@@ -44,6 +44,8 @@ IFACE_LEDS: Final = wit_interface("leds")
 IFACE_BUZZER: Final = wit_interface("buzzer")
 IFACE_NODE_READINGS: Final = wit_interface("node-readings")
 IFACE_ACTUATOR: Final = wit_interface("actuator")
+IFACE_HTTP_HANDLER: Final = wit_interface("http-handler")
+IFACE_HUB_DATA: Final = wit_interface("hub-data")
 
 # Interfaces every plugin may import, whatever it is granted. `types` holds only types.
 ALWAYS_LINKED: Final = frozenset({IFACE_TYPES, IFACE_LOG, IFACE_CLOCK})

@@ -98,9 +98,18 @@ class EmbeddedBroker(Frozen):
 class WebConfig(Frozen):
     host: str = Field(default="127.0.0.1", min_length=1, max_length=253)
     port: int = Field(default=3000, ge=1, le=65535)
-    # A secrets file holding `token = "..."`: what write requests (commands) must carry as
-    # `Authorization: Bearer ...`. Without it, writes are refused.
+    # A secrets file holding `token = "..."`: what write requests (commands, plugin
+    # control) must carry as `Authorization: Bearer ...`, or give once to POST /api/login
+    # for a session cookie. Without it, writes are refused.
     token_file: Path | None = None
+    # Reads (the API, the live stream, the dashboard's pages): "open" to anyone who can
+    # reach the port (the LAN, for a greenhouse), or "token" (the same token or session).
+    read_access: Literal["open", "token"] = "open"
+    # How long a login's session cookie lasts.
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    # The plugin (of this hub) that serves the pages under / and /ui/; the API stays up
+    # without it.
+    ui_plugin: str = Field(default="dashboard", pattern=r"^[a-z][a-z0-9-]{0,31}$")
 
 
 class HubConfig(Frozen):

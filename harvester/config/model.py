@@ -51,6 +51,9 @@ class Grants(Frozen):
     buzzer: tuple[Pin, ...] = ()
     # Read the node's latest readings (what a display shows); nothing else of the node.
     readings: bool = False
+    # Read (never write) what the hub knows of the fleet: nodes, readings, series, logs,
+    # plugins (the dashboard). Only on the hub, which has that data.
+    hub_data: bool = False
 
     @field_validator("leds")
     @classmethod
@@ -163,6 +166,16 @@ class NodeConfig(Frozen):
     def _hub_table_on_the_hub(self) -> NodeConfig:
         if self.hub is not None and self.role != "hub":
             raise ValueError("[hub] is for the node with role = 'hub'")
+        return self
+
+    @model_validator(mode="after")
+    def _hub_data_on_the_hub(self) -> NodeConfig:
+        holders = [p.name for p in self.plugins if p.grants.hub_data]
+        if holders and self.role != "hub":
+            raise ValueError(
+                f"plugin {holders[0]!r}: grants.hub_data is only for plugins of the hub"
+                " (role = 'hub'), which holds the fleet's data"
+            )
         return self
 
     @property

@@ -12,6 +12,7 @@ from harvester.hal import Backend, make_backend
 from harvester.node.events import Event, EventBus
 from harvester.node.native_monitor import NativeMonitor
 from harvester.node.supervisor import Supervisor
+from harvester.runtime.hub_data import HubData
 
 
 class Node:
@@ -20,17 +21,23 @@ class Node:
     `supervisor` and `backend`.
 
     `first_seq` continues the node's event numbering across restarts: whoever persists
-    events (the mesh's outbox) knows the last number used.
+    events (the mesh's outbox) knows the last number used. `hub_data` (the hub's fleet
+    data, from the mesh layer) is what plugins granted `hub_data` read.
     """
 
     def __init__(
-        self, config: NodeConfig, *, backend: Backend | None = None, first_seq: int = 1
+        self,
+        config: NodeConfig,
+        *,
+        backend: Backend | None = None,
+        first_seq: int = 1,
+        hub_data: HubData | None = None,
     ) -> None:
         self.config = config
         self._owned = backend is None  # a backend handed in belongs to the caller
         self.backend = backend or make_backend(config)
         self.bus = EventBus(config.name, first_seq=first_seq)
-        self.supervisor = Supervisor(config, backend=self.backend, bus=self.bus)
+        self.supervisor = Supervisor(config, backend=self.backend, bus=self.bus, hub_data=hub_data)
         self.native_monitor: NativeMonitor | None = None
         self._services = AsyncExitStack()
 

@@ -41,6 +41,7 @@ from harvester.runtime.errors import (
     PluginReportedError,
 )
 from harvester.runtime.host_api import ENDS_AT_DEADLINE
+from harvester.runtime.hub_data import HubData
 from harvester.runtime.loader import LoadedComponent, load_component
 from harvester.runtime.plugin import PluginInstance
 from harvester.runtime.sensor import Metric, PluginReading, SensorExport
@@ -111,6 +112,7 @@ class PluginRunner:
         restart: RestartPolicy,
         clock: RunnerClock | None = None,
         latest: LatestReadings | None = None,
+        hub_data: HubData | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
@@ -126,6 +128,7 @@ class PluginRunner:
         self._clock = clock or LoopClock()
         self.log = PluginLog(config.name, bus)
         self._latest = latest
+        self._hub_data = hub_data
         # Recorded, replayed or faulted if the plugin's config asks (docs/recording.md).
         self.hardware = tap.for_plugin(
             backend,

@@ -24,6 +24,7 @@ from harvester.node.runner import CommandUnavailable, PluginRunner, RunnerClock
 from harvester.runtime.actuator import ArgValue
 from harvester.runtime.artifacts import ArtifactCache
 from harvester.runtime.engine import EpochTicker, make_engine
+from harvester.runtime.hub_data import HubData
 from harvester.runtime.worker import InstanceThread
 
 log = logging.getLogger("harvester.node")
@@ -44,6 +45,7 @@ class Supervisor:
         bus: EventBus,
         engine: wasmtime.Engine | None = None,
         clock: RunnerClock | None = None,
+        hub_data: HubData | None = None,
     ) -> None:
         self._engine = engine or make_engine()
         self._ticker = EpochTicker(self._engine)
@@ -60,6 +62,7 @@ class Supervisor:
                 restart=config.restart,
                 clock=clock,
                 latest=self.latest,
+                hub_data=hub_data,
             )
             for p in config.plugins
         }

@@ -9,7 +9,7 @@ re-raises. Here nothing goes there:
 
 - a host function's exception, or a value its import's WIT type cannot hold, becomes a
   `WasmtimeError` trap naming the function and the cause ("host function
-  harvester:plugin/i2c@1.1.0#transfer failed: ValueError: ..."); a `WasmtimeError` the
+  harvester:plugin/i2c@1.2.0#transfer failed: ValueError: ..."); a `WasmtimeError` the
   host function raises itself passes through as it is;
 - `FastFunc.__call__` raises the `WasmtimeError` wasmtime returned and never reads the slot.
 
@@ -203,7 +203,7 @@ def add_func(
 ) -> None:
     """`instance.add_func(name, fn)`, on the path `ACTIVE` says when called.
 
-    `qualified` (e.g. "harvester:plugin/i2c@1.1.0#transfer") names the function in the
+    `qualified` (e.g. "harvester:plugin/i2c@1.2.0#transfer") names the function in the
     trap message when it fails; `name` is used if it is not given. Raises WasmtimeError if
     the linker refuses the definition (or is locked, as `LinkerInstance.add_func` does).
     """

@@ -28,7 +28,7 @@ async def test_an_ungranted_interface_is_not_linked(plugin_dir: Path) -> None:
     config = make_node(plugin_dir, [plugin("wants-system-info")])
     async with running(config) as node:
         event = await node.wait_for(state_is("quarantined"))
-    assert "imports harvester:plugin/system-info@1.1.0" in event.reason
+    assert "imports harvester:plugin/system-info@1.2.0" in event.reason
     assert "grants in the node config do not cover" in event.reason
     assert node.supervisor.runners["p"].instances_started == 0
 
@@ -153,7 +153,7 @@ async def test_a_component_exporting_nothing_drivable_is_refused(plugin_dir: Pat
     async with running(config) as node:
         event = await node.wait_for(state_is("quarantined"))
     assert event.reason == (
-        "exports none of harvester:plugin/actuator@1.1.0, harvester:plugin/sensor@1.1.0:"
+        "exports none of harvester:plugin/actuator@1.2.0, harvester:plugin/sensor@1.2.0:"
         " nothing the host can drive"
     )
 

@@ -90,7 +90,7 @@ async def test_our_sleep_ends_at_the_calls_deadline(plugin_dir: Path) -> None:
         await node.wait_for(lambda e: isinstance(e, LogEvent) and "timeout:" in e.message)
     first = next(m for m in host_lines(node, "hostile") if "timeout:" in m)
     # The sleep itself stopped at the deadline and the call trapped: nothing was abandoned.
-    assert "call exceeded its deadline (in host call harvester:plugin/clock@1.1.0#sleep-ms)" in (
+    assert "call exceeded its deadline (in host call harvester:plugin/clock@1.2.0#sleep-ms)" in (
         first
     )
     assert "abandoned" not in first
@@ -107,7 +107,7 @@ async def test_a_call_stuck_in_a_host_call_is_abandoned(plugin_dir: Path) -> Non
             runner = node.supervisor.runners["stuck"]
     finally:
         device.release.set()
-    blocked = "blocked in host call harvester:plugin/i2c@1.1.0#transfer past its deadline"
+    blocked = "blocked in host call harvester:plugin/i2c@1.2.0#transfer past its deadline"
     assert f"last: timeout: {blocked}; its thread was abandoned" in event.reason
     # Three instances, each abandoned in its first transfer: the first inside the device,
     # the others waiting for the bus it holds (a real bus carries one transaction at a time).

@@ -209,7 +209,7 @@ engine = wasmtime.Engine()
 component = Component(engine, open(sys.argv[1]).read())
 linker = Linker(engine)
 with linker.root() as root:
-    with root.add_instance("harvester:plugin/i2c@1.1.0") as inst:
+    with root.add_instance("harvester:plugin/i2c@1.2.0") as inst:
         add_func(inst, "transfer", lambda store, bus, address, data, n: bytearray(data[::-1]))
 linker.define_unknown_imports_as_traps(component)
 store = wasmtime.Store(engine)

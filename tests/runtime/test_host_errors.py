@@ -56,7 +56,7 @@ async def test_a_value_the_wit_type_cannot_carry_is_a_fault_naming_the_function(
     plugin_dir: Path,
 ) -> None:
     _, event = await run_with(plugin_dir, Misbehaving(lambda n: "not bytes"))
-    assert "host function harvester:plugin/i2c@1.1.0#transfer failed" in event.reason
+    assert "host function harvester:plugin/i2c@1.2.0#transfer failed" in event.reason
     assert "ConversionError: returned str 'not bytes'" in event.reason
 
 
@@ -67,7 +67,7 @@ async def test_a_backend_exception_is_an_error_result_and_a_log_line(plugin_dir:
     node, event = await run_with(plugin_dir, Misbehaving(broken))
     lines = [e.message for e in node.logs("victim") if e.origin == "host"]
     assert any(
-        "host function harvester:plugin/i2c@1.1.0#transfer failed: ValueError('driver bug')" in m
+        "host function harvester:plugin/i2c@1.2.0#transfer failed: ValueError('driver bug')" in m
         for m in lines
     )
     # The guest got `other` and its driver gave up in init: a reported error, faulted.

@@ -16,7 +16,7 @@ def test_only_wasi_interfaces_outside_the_allowed_set_are_unknown() -> None:
         "wasi:sockets/tcp@0.2.0",
         "wasi:http/outgoing-handler@0.2.9",
         "wasi:keyvalue/store@0.2.0-draft",
-        "harvester:plugin/i2c@1.1.0",
+        "harvester:plugin/i2c@1.2.0",
     ]
     assert unknown_wasi_imports(imports) == [
         "wasi:http/outgoing-handler@0.2.9",
