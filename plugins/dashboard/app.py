@@ -51,7 +51,7 @@ def _config(settings: Settings) -> SiteConfig:
         raise BadSetting(f"title = {title!r}: 1 to {MAX_TITLE} characters")
     trap_path = settings.text("trap_path", "")
     if trap_path and not (trap_path.startswith("/ui/") and len(trap_path) > 4):
-        raise BadSetting(f"trap_path = {trap_path!r}: a path under /ui/ (or \"\" for none)")
+        raise BadSetting(f'trap_path = {trap_path!r}: a path under /ui/ (or "" for none)')
     charts = tuple(p.strip() for p in settings.text("charts", "dht22,bme680").split(","))
     return SiteConfig(title=title, trap_path=trap_path, chart_plugins=tuple(p for p in charts if p))
 

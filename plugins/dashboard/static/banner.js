@@ -13,6 +13,7 @@ export class OverviewPoller {
         this.retryMs = FIRST_RETRY_MS;
         this.timer = null;
         this.updates = 0;
+        this.outages = 0;
     }
 
     start() {
@@ -51,6 +52,10 @@ export class OverviewPoller {
     }
 
     _show(text) {
+        if (this.banner.hidden) {
+            this.outages += 1;
+            document.body.dataset.outages = String(this.outages);
+        }
         this.banner.textContent = text;
         this.banner.hidden = false;
         document.body.dataset.banner = "shown";

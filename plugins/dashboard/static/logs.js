@@ -55,7 +55,7 @@ export class LogViewer {
             if (generation !== this.generation) return;
             // Newest first from the API; the viewer shows oldest first, tail at the bottom.
             replaceChildren(this.linesRoot, page.logs.slice().reverse().map((line) => this._line(line)));
-            this.linesRoot.dataset.loaded = String(generation);
+            this.linesRoot.dataset.loaded = `${this.current}/${this.level}`;
             this._scroll();
         } catch (error) {
             if (generation !== this.generation) return;
