@@ -102,7 +102,7 @@ def first_loads(browser: Any, url: str, count: int) -> list[dict[str, float]]:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.goto(url, wait_until="load")
-        page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+        page.wait_for_function("() => document.body.dataset.ready === 'true'", timeout=30_000)
         figures.append(page.evaluate(LOAD_FIGURES))
         context.close()
     return figures
@@ -113,7 +113,7 @@ def latencies(browser: Any, url: str, wanted: int, baseline: SseBaseline) -> lis
     page.goto(url)
     page.evaluate(LISTEN)
     baseline.start()
-    page.wait_for_function(f"window.__latencies.length >= {wanted}", timeout=wanted * 2000)
+    page.wait_for_function(f"() => window.__latencies.length >= {wanted}", timeout=wanted * 2000)
     samples = list(page.evaluate("window.__latencies"))
     baseline.stopped.set()
     page.close()

@@ -104,6 +104,8 @@ def build_overview(hub: Hub, chart_plugins: tuple[str, ...]) -> dict[str, Any]:
             offered = [c for c in p["commands"] if c.startswith(COMMAND_PREFIXES)]
             if offered:
                 controls.append({"node": row["name"], "plugin": p["name"], "commands": offered})
+    # The hub first (its card and log tab lead), then the others by name.
+    nodes.sort(key=lambda n: (n.get("role") != "hub", n.get("name", "")))
     # Charts in the order the setting names the plugins, then by node.
     charts.sort(key=lambda c: (chart_plugins.index(c["plugin"]), c["node"]))
     return {"nodes": nodes, "charts": charts, "controls": controls}

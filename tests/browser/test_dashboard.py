@@ -82,7 +82,7 @@ def page(api: Api) -> Iterator[Any]:
             ),
         )
         page.goto(api.base + "/")
-        page.wait_for_function("document.body.dataset.ready === 'true'")
+        page.wait_for_function("() => document.body.dataset.ready === 'true'")
         page.errors = errors  # type: ignore[attr-defined]
         yield page
         browser.close()
@@ -94,6 +94,14 @@ def http_status(url: str) -> int:
             return int(reply.status)
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def logs_loaded(page: Any, node_and_level: str) -> None:
+    """Until the log viewer shows what it fetched for "node/level" (level "" for all)."""
+    page.wait_for_function(
+        "(want) => document.getElementById('log-lines').dataset.loaded === want",
+        arg=node_and_level,
+    )
 
 
 def log_levels(page: Any) -> list[str]:
@@ -151,19 +159,19 @@ def test_log_tabs_switch_and_filter_by_level(page: Any) -> None:
     tabs = page.eval_on_selector_all("#log-tabs button", "bs => bs.map(b => b.textContent)")
     assert sorted(tabs) == ["HUB", "PI4", "PIZERO"]
     page.click('#log-tabs button[data-node="pi4"]')
-    page.wait_for_function("document.getElementById('log-lines').dataset.loaded === 'pi4/'")
+    logs_loaded(page, "pi4/")
     levels = log_levels(page)
     assert "info" in levels  # e.g. the plugins' start lines
     page.select_option("#log-level", "warn")
-    page.wait_for_function("document.getElementById('log-lines').dataset.loaded === 'pi4/warn'")
+    logs_loaded(page, "pi4/warn")
     filtered = log_levels(page)
     assert set(filtered) <= {"warn", "error"} and len(filtered) < len(levels)
     page.click('#log-tabs button[data-node="revpi"]')
-    page.wait_for_function("document.getElementById('log-lines').dataset.loaded === 'revpi/warn'")
+    logs_loaded(page, "revpi/warn")
     assert page.get_attribute('#log-tabs button[data-node="revpi"]', "aria-selected") == "true"
     assert set(log_levels(page)) <= {"warn", "error"}
     page.select_option("#log-level", "")
-    page.wait_for_function("document.getElementById('log-lines').dataset.loaded === 'revpi/'")
+    logs_loaded(page, "revpi/")
     assert "info" in log_levels(page)
 
 
@@ -173,10 +181,14 @@ def test_login_then_a_buzzer_click_reaches_the_pi4_simulator(
     before = scrape(files.metrics_ports["pi4"]).get(TONES, 0)
     page.fill("#token", "not-the-token")
     page.click("#login button[type=submit]")
-    page.wait_for_function("document.getElementById('login-result').textContent === 'wrong token'")
+    page.wait_for_function(
+        "() => document.getElementById('login-result').textContent === 'wrong token'"
+    )
     page.fill("#token", files.token())
     page.click("#login button[type=submit]")
-    page.wait_for_function("document.getElementById('controls').dataset.authenticated === 'true'")
+    page.wait_for_function(
+        "() => document.getElementById('controls').dataset.authenticated === 'true'"
+    )
     panel = '.control[data-node="pi4"][data-plugin="pi4-actuator"]'
     page.click(f'{panel} button[data-command="buzzer.beep"]')
     page.wait_for_function(
@@ -198,11 +210,11 @@ def test_a_trapped_dashboard_restarts_and_the_open_page_recovers(page: Any, api:
     # The open page notices by itself (its overview refresh fails) and says so ...
     page.wait_for_function("(n) => Number(document.body.dataset.outages || 0) > n", arg=outages)
     assert "not answering" in page.text_content("#banner")
-    updates = int(page.evaluate("Number(document.body.dataset.overviewUpdates)"))
+    updates = int(page.evaluate("Number(document.body.dataset.overviewUpdates || 0)"))
     # ... the host restarts the plugin, and the page clears its banner and updates again.
     wait_until(lambda: dashboard(api)["restarts"] > restarts, timeout=60, what="restarted")
     wait_until(lambda: dashboard(api)["state"] == "running", timeout=30, what="running again")
-    page.wait_for_function("document.body.dataset.banner === 'cleared'", timeout=60_000)
+    page.wait_for_function("() => document.body.dataset.banner === 'cleared'", timeout=60_000)
     assert page.is_hidden("#banner")
     page.wait_for_function("(n) => Number(document.body.dataset.overviewUpdates) > n", arg=updates)
     # The plugins view shows the restart (from the restarted plugin's own overview).
@@ -218,7 +230,7 @@ def test_screenshots_and_no_horizontal_scroll_at_phone_width(page: Any) -> None:
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(DOCS / "dashboard-desktop.png"))
     page.set_viewport_size({"width": 375, "height": 812})
-    page.wait_for_function("document.documentElement.clientWidth === 375")
+    page.wait_for_function("() => document.documentElement.clientWidth === 375")
     widths = page.evaluate(
         "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )

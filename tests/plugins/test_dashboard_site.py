@@ -19,10 +19,10 @@ from routes import HubUnavailable, Site, SiteConfig, TrapRequested  # noqa: E402
 
 NODES = {
     "nodes": [
-        {"name": "revpi", "role": "hub", "state": "online", "last_seen": 100.0, "since": 1.0,
-         "version": "v", "reason": "", "health": {"cpu_usage": 3.5}, "health_at": 99.0},
         {"name": "pi4", "role": "spoke", "state": "online", "last_seen": 100.0, "since": 1.0,
          "version": "v", "reason": "", "health": None, "health_at": None},
+        {"name": "revpi", "role": "hub", "state": "online", "last_seen": 100.0, "since": 1.0,
+         "version": "v", "reason": "", "health": {"cpu_usage": 3.5}, "health_at": 99.0},
     ]
 }  # fmt: skip
 PI4_PLUGINS = [
@@ -91,7 +91,7 @@ def test_the_index_carries_the_overview_and_only_external_scripts(site: Site) ->
     assert boot is not None
     data = json.loads(boot.group(1))
     assert data["title"] == "Green <house>"
-    assert [n["name"] for n in data["overview"]["nodes"]] == ["revpi", "pi4"]
+    assert [n["name"] for n in data["overview"]["nodes"]] == ["revpi", "pi4"]  # the hub first
     # The CSP allows no inline script or style: every <script> but the JSON has a src.
     for tag in re.findall(r"<script[^>]*>", page):
         assert 'type="application/json"' in tag or "src=" in tag, tag

@@ -16,6 +16,20 @@ export const RANGES = [
 const COLORS = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00"];
 const HEIGHT = 150;
 
+/** An axis as wide as its longest label (uPlot's own autosize recipe), so 1,008.25 hPa
+ *  is not clipped to "008.25". */
+function axisSize(self, values, axisIdx, cycleNum) {
+    const axis = self.axes[axisIdx];
+    if (cycleNum > 1) return axis._size;
+    let size = axis.ticks.size + axis.gap;
+    const longest = (values ?? []).reduce((acc, v) => (String(v).length > acc.length ? String(v) : acc), "");
+    if (longest) {
+        self.ctx.font = axis.font[0];
+        size += self.ctx.measureText(longest).width / devicePixelRatio;
+    }
+    return Math.ceil(size);
+}
+
 class Plot {
     constructor(parent, chart, metric, color) {
         this.node = chart.node;
@@ -33,7 +47,7 @@ class Plot {
             legend: { show: false },
             scales: { x: { time: true } },
             series: [{}, { label: metric.name, stroke: color, width: 2, spanGaps: true, points: { show: false } }],
-            axes: [{ size: 30 }, { size: 50 }],
+            axes: [{ size: 30 }, { size: axisSize }],
         }, [[], []], this.el);
     }
 
