@@ -132,6 +132,15 @@ def test_three_node_cards_online(page: Any) -> None:
         assert label in pi4.inner_text()
 
 
+def test_the_pi4_oled_is_shown_and_only_the_pi4s(page: Any) -> None:
+    page.wait_for_function(
+        """() => { const img = document.querySelector('#displays img[data-node="pi4"]');
+            return img && img.dataset.loaded && img.naturalWidth === 128; }"""
+    )
+    shown = page.eval_on_selector_all("#displays img", "imgs => imgs.map(i => i.dataset.node)")
+    assert shown == ["pi4"]  # the hub and the pizero have no display
+
+
 @pytest.mark.parametrize("plugin", ["dht22", "bme680"])
 def test_charts_grow_while_the_page_is_open(page: Any, plugin: str) -> None:
     page.wait_for_selector(f'.plot[data-plugin="{plugin}"] canvas')

@@ -63,4 +63,5 @@ poller.start();
 first.then(() => {
     performance.mark("dashboard-ready");
     document.body.dataset.ready = "true";
+    displays.start();
 });

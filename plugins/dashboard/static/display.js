@@ -1,6 +1,8 @@
 // The OLED's framebuffer, for nodes that have one (the overview says which): an image of
 // GET /api/nodes/{node}/display.png, refreshed every few seconds. A new image is loaded
-// off-screen and swapped in, so the picture never blanks while it loads.
+// off-screen and swapped in, so the picture never blanks while it loads. Loading starts
+// once the page has drawn its data (start()): each image is a round trip to the node, and
+// an image fetched during the first load would hold the page's load event back.
 import { enc } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 
@@ -11,7 +13,13 @@ export class Displays {
         this.section = section;
         this.root = root;
         this.images = new Map();
+        this.timer = null;
+    }
+
+    start() {
+        if (this.timer !== null) return;
         this.timer = setInterval(() => this.refresh(), EVERY_MS);
+        this.refresh();
     }
 
     setNodes(nodes) {
@@ -27,6 +35,7 @@ export class Displays {
     }
 
     refresh() {
+        if (this.timer === null) return;
         for (const [name, img] of this.images) {
             const next = new Image();
             next.onload = () => {
