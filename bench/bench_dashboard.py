@@ -30,7 +30,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench_common import ARTIFACTS, BUILD_CACHE, ROOT, console
+from bench_common import ARTIFACTS, BUILD_CACHE, ROOT, console, machine_load
 from rich.table import Table
 
 from harvester.build import find_plugins
@@ -163,7 +163,8 @@ def show(
     python_ms: list[float],
     loads: list[dict[str, float]],
 ) -> None:
-    table = Table(title=f"bench_dashboard: pi4 polling every {args.poll:g} s")
+    title = f"bench_dashboard: pi4 polling every {args.poll:g} s, load average {machine_load():.1f}"
+    table = Table(title=title)
     for column in ("figure", "measured", "aim", "verdict"):
         table.add_column(column)
     p50, p99 = percentile(browser_ms, 0.5), percentile(browser_ms, 0.99)
