@@ -15,9 +15,10 @@ import functools
 import math
 import re
 from collections.abc import Callable
-from typing import Any, Final, Literal, TypedDict
+from typing import Any, Final, Literal
 
 from pydantic import TypeAdapter
+from typing_extensions import TypedDict  # pydantic reads these on Python < 3.12
 
 from harvester.constants import METRIC_NAME_PATTERN, LogLevel
 from harvester.mesh.history import (
@@ -135,13 +136,13 @@ def to_json(answer: type, value: object) -> bytes:
 
 
 def check_name(what: str, value: str) -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise BadArgument(f"{what}: {value!r} is not a valid name")
     return value
 
 
 def check_metric(what: str, value: str) -> str:
-    if not isinstance(value, str) or not _METRIC.match(value):
+    if not isinstance(value, str) or not _METRIC.fullmatch(value):
         raise BadArgument(f"{what}: {value!r} is not a metric name")
     return value
 

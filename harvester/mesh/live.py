@@ -67,6 +67,16 @@ class Subscription:
                 await self._wake.wait()
         return self._queue.popleft()
 
+    def ready(self, most: int = 256) -> list[LiveEvent | None]:
+        """What is queued now (up to `most`), without waiting."""
+        out: list[LiveEvent | None] = []
+        while self._queue and len(out) < most:
+            item = self._queue.popleft()
+            out.append(item)
+            if item is None:
+                break
+        return out
+
     def end(self) -> None:
         """Stop following: `get` returns None once the queue is read (a server stopping)."""
         self.close()
