@@ -95,7 +95,16 @@ def _no_constants(text: str) -> NoReturn:
 async def json_object(request: web.Request, keys: set[str]) -> dict[str, Any]:
     """The body as a JSON object with only `keys`. Too large is a 413 (client_max_size)."""
     try:
-        body = json.loads(await request.text(), parse_constant=_no_constants)
+        text = await request.text()
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.client_max_size
+        raise error(
+            web.HTTPRequestEntityTooLarge, f"body: larger than {limit} bytes", max_size=limit
+        ) from None
+    except (UnicodeDecodeError, LookupError):  # not UTF-8, or a charset Python lacks
+        raise bad_request("body: not JSON (UTF-8)") from None
+    try:
+        body = json.loads(text, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise bad_request("body: not JSON") from None
     if not isinstance(body, dict):
