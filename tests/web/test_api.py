@@ -221,7 +221,7 @@ async def test_every_answer_has_the_security_headers(hub_url: str, path: str) ->
         assert "Content-Security-Policy" not in reply.headers  # JSON, not a page
 
 
-def test_the_csp_allows_no_inline_script_or_style() -> None:
+async def test_the_csp_allows_no_inline_script_or_style() -> None:
     directives = dict(d.strip().split(" ", 1) for d in CSP.split(";"))
     assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
     assert directives["frame-ancestors"] == "'none'"
