@@ -103,6 +103,11 @@ class LiveFeed:
         self._loop = loop
 
     @property
+    def n(self) -> int:
+        """The newest event's number (0 before the first)."""
+        return self._n
+
+    @property
     def last_id(self) -> str:
         return f"{self.boot}-{self._n}"
 
