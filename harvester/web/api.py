@@ -512,7 +512,11 @@ def hub_app(mesh: MeshNode) -> web.Application:
     assert mesh.node is not None and mesh.live is not None
     stream.install(app, mesh)
     for route in ROUTES:
-        if route.handler is not stream.stream:
+        if route.handler is stream.stream:
+            continue  # stream.install added it
+        if route.method == "GET":
+            app.router.add_get(route.path, route.handler)  # and HEAD
+        else:
             app.router.add_route(route.method, route.path, route.handler)
     app[OPENAPI] = json.dumps(document(ROUTES, version=api_version())).encode()
     app[REGISTRY] = node_registry(mesh.node, mesh.stats_providers())

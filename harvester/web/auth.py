@@ -5,7 +5,8 @@
 - Reads are open, or with `read_access = "token"` need the bearer or the session cookie:
   every GET under /api except OPEN_PATHS, and the UI pages (`/`, `/ui/...`).
 - Anything cross-site is refused 403 before credentials are looked at: an unsafe method
-  whose `Origin` is not this server's, or any request marked `Sec-Fetch-Site: cross-site`.
+  whose `Origin` is not this server's, or a request marked `Sec-Fetch-Site: cross-site`
+  (except a GET of a UI page: a link to the dashboard from elsewhere still opens it).
 
 Sessions are kept in memory (a hub restart logs everyone out): a random id in an HttpOnly,
 SameSite=Strict cookie, expiring on the server after `session_hours`. Tokens are compared
@@ -175,8 +176,12 @@ def forbidden(message: str) -> web.HTTPException:
 
 
 def cross_site(request: web.Request) -> str | None:
-    """Why the request is cross-site, or None."""
-    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+    """Why the request is cross-site, or None. Following a link to the dashboard from
+    another site (a GET of a UI page) is not refused: it reads nothing for that site."""
+    fetch_site = request.headers.get("Sec-Fetch-Site", "").lower()
+    if fetch_site == "cross-site" and not (
+        request.method in SAFE_METHODS and is_ui_path(request.path)
+    ):
         return "Sec-Fetch-Site: cross-site"
     origin = request.headers.get("Origin")
     if origin is not None and request.method not in SAFE_METHODS:

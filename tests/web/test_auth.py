@@ -103,3 +103,14 @@ async def test_login_sets_a_strict_http_only_cookie_and_writes_need_its_csrf(
         assert await status_of(replay, "GET", f"{locked.url}/api/nodes") == 401
         async with replay.get(f"{locked.url}/api/session") as reply:
             assert (await reply.json())["authenticated"] is False
+
+
+async def test_cross_site_reads_of_the_api_are_refused_but_links_to_the_ui_open(
+    locked: Fleet,
+) -> None:
+    cross = {**BEARER, "Sec-Fetch-Site": "cross-site"}
+    async with aiohttp.ClientSession() as session:
+        assert await status_of(session, "GET", f"{locked.url}/api/nodes", headers=cross) == 403
+        # Past the guard (no UI routes in this app: 404), not refused as cross-site.
+        assert await status_of(session, "GET", f"{locked.url}/", headers=cross) == 404
+        assert await status_of(session, "HEAD", f"{locked.url}/api/nodes", headers=BEARER) == 200
