@@ -60,6 +60,7 @@ class MeshNode:
         self.history: History | None = None
         self.live: LiveFeed | None = None
         self.queries: HubQueries | None = None
+        self.hub_data: HubDataProvider | None = None  # what plugins granted hub_data read
         self.collector: Collector | None = None
         self.commands: CommandClient | None = None
         self.discovery: Discovery | None = None
@@ -88,7 +89,6 @@ class MeshNode:
         config, stack = self.config, self._stack
         credentials = node_credentials(config)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        hub_data: HubDataProvider | None = None
         if self.is_hub:
             hub = config.hub_settings
             if hub.broker == "embedded":
@@ -104,7 +104,7 @@ class MeshNode:
                 Collector(config, self.history, credentials=credentials, on_stored=self.live.post)
             )
             self.queries = HubQueries(self.history, self.collector.nodes)
-            hub_data = HubDataProvider(self.queries)
+            self.hub_data = HubDataProvider(self.queries)
             self.commands = await stack.enter_async_context(
                 CommandClient(config, credentials=credentials, node_online=self._online)
             )
@@ -116,7 +116,7 @@ class MeshNode:
         self.outbox = Outbox(self.state_dir / "outbox.sqlite", config.mesh.outbox, node=config.name)
         stack.callback(self.outbox.close)
         self.node = Node(
-            config, backend=self._backend, first_seq=self.outbox.next_seq, hub_data=hub_data
+            config, backend=self._backend, first_seq=self.outbox.next_seq, hub_data=self.hub_data
         )
         if self._on_event is not None:
             await stack.enter_async_context(forwarding(self.node.bus, self._on_event))

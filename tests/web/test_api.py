@@ -225,3 +225,14 @@ async def test_the_csp_allows_no_inline_script_or_style() -> None:
     directives = dict(d.strip().split(" ", 1) for d in CSP.split(";"))
     assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
     assert directives["frame-ancestors"] == "'none'"
+
+
+async def test_the_plugins_hub_data_answers_as_the_api_does(web_fleet: Fleet) -> None:
+    provider = web_fleet.hub.hub_data
+    assert provider is not None
+    status, body = await get(f"{web_fleet.url}/api/nodes/pizero/plugins")
+    assert status == 200
+    detail = json.loads(await asyncio.to_thread(provider.node, "pizero"))
+    assert detail["plugins"] == body["plugins"] and detail["node"]["name"] == "pizero"
+    latest = json.loads(await asyncio.to_thread(provider.latest, "pizero"))
+    assert {r["metric"] for r in latest["latest"]} >= {"cpu_usage", "uptime"}
