@@ -96,4 +96,4 @@ def install(app: web.Application, mesh: MeshNode) -> None:
     app[HUB] = mesh.config.name
     app[STREAMS] = OpenStreams()
     app.on_shutdown.append(_end_streams)
-    app.router.add_get("/api/stream", stream)
+    app.router.add_get("/api/stream", stream, allow_head=False)  # HEAD would never end
