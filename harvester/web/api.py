@@ -500,9 +500,12 @@ def load_auth(mesh: MeshNode) -> Auth:
     return Auth(token, read_access=settings.read_access, session_hours=settings.session_hours)
 
 
-def hub_app(mesh: MeshNode) -> web.Application:
-    """The hub's web application: /api/... and /metrics. The UI's routes (`/`, `/ui/...`)
-    are added to it by the caller; auth_middleware already guards them."""
+def hub_app(
+    mesh: MeshNode, *, ui: Callable[[web.Application], None] | None = None
+) -> web.Application:
+    """The hub's web application: /api/..., /metrics, and whatever `ui(app)` adds (the UI's
+    `/` and `/ui/...` routes): auth_middleware guards those paths too (read access,
+    cross-site), and the security headers and compression apply to them."""
     app = web.Application(
         middlewares=[headers.compression, json_errors, auth_middleware], client_max_size=MAX_BODY
     )
@@ -521,4 +524,6 @@ def hub_app(mesh: MeshNode) -> web.Application:
     app[OPENAPI] = json.dumps(document(ROUTES, version=api_version())).encode()
     app[REGISTRY] = node_registry(mesh.node, mesh.stats_providers())
     app.router.add_get("/metrics", handle_metrics)
+    if ui is not None:
+        ui(app)
     return app

@@ -205,7 +205,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     why = cross_site(request)
     if why is not None:
         raise forbidden(f"cross-site request refused: {why}")
-    auth = request.app[AUTH]
+    auth = request.config_dict[AUTH]  # also from a sub-application's routes
     if request.method not in SAFE_METHODS and api:
         if path != "/api/login":
             auth.check_write(request)

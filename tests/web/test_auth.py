@@ -3,12 +3,18 @@ session cookie + CSRF token, cross-site refusal."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
 
 import aiohttp
 import pytest
+from aiohttp import web
 
+from harvester.web.api import hub_app
+from harvester.web.headers import CSP
+from harvester.web.server import serve
+from tests.mesh.brokers import free_port
 from tests.web.hubs import TOKEN, Fleet, fleet
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -114,3 +120,31 @@ async def test_cross_site_reads_of_the_api_are_refused_but_links_to_the_ui_open(
         # Past the guard (no UI routes in this app: 404), not refused as cross-site.
         assert await status_of(session, "GET", f"{locked.url}/", headers=cross) == 404
         assert await status_of(session, "HEAD", f"{locked.url}/api/nodes", headers=BEARER) == 200
+
+
+async def test_ui_routes_added_through_hub_app_get_the_guard_csp_and_gzip(locked: Fleet) -> None:
+    """The contract for the UI host: routes added by `hub_app(mesh, ui=...)`."""
+    page = "<!doctype html><title>x</title>" + "<p>row</p>" * 200
+
+    async def index(_request: web.Request) -> web.Response:
+        return web.Response(text=page, content_type="text/html")
+
+    def ui(app: web.Application) -> None:
+        app.router.add_get("/", index)
+        app.router.add_route("*", "/ui/{tail:.*}", index)
+
+    async with (
+        serve(hub_app(locked.hub, ui=ui), "127.0.0.1", free_port()) as base,
+        aiohttp.ClientSession(auto_decompress=False) as session,
+    ):
+        assert await status_of(session, "GET", f"{base}/") == 401
+        assert await status_of(session, "GET", f"{base}/ui/x") == 401
+        post = {**BEARER, "Origin": "http://evil.example"}
+        assert await status_of(session, "POST", f"{base}/ui/x", headers=post) == 403
+        gz = {**BEARER, "Accept-Encoding": "gzip"}
+        async with session.get(f"{base}/ui/x", headers=gz) as reply:
+            assert reply.status == 200
+            assert reply.headers["Content-Security-Policy"] == CSP
+            assert reply.headers["X-Frame-Options"] == "DENY"
+            assert reply.headers["Content-Encoding"] == "gzip"
+            assert gzip.decompress(await reply.read()).decode() == page
