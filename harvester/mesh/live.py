@@ -45,8 +45,11 @@ class Subscription:
     """What one stream reader receives, in order: `get()` returns the next event, or a
     `reset` event when the reader fell behind, or None once the feed is closed."""
 
-    def __init__(self, feed: LiveFeed, backlog: list[LiveEvent]) -> None:
+    def __init__(self, feed: LiveFeed, backlog: list[LiveEvent], start_id: str) -> None:
         self._feed = feed
+        # The id just before what this subscription delivers first: a reader that resumes
+        # from it misses nothing (the stream's `hello` carries it).
+        self.start_id = start_id
         self._queue: deque[LiveEvent | None] = deque(backlog)
         self._wake = asyncio.Event()
         if backlog:
@@ -141,7 +144,11 @@ class LiveFeed:
         """Follow from now, or from just after the event `after` (its backlog first, or a
         `reset` if this feed cannot say what came after it). Call on the loop."""
         backlog = [] if after is None else self.replay(after)
-        subscription = Subscription(self, [self.reset_event()] if backlog is None else backlog)
+        if backlog is None:
+            subscription = Subscription(self, [self.reset_event()], self.last_id)
+        else:
+            start = after if after is not None and backlog else self.last_id
+            subscription = Subscription(self, backlog, start)
         if self.closed:
             subscription._push(None)
         else:

@@ -1,11 +1,12 @@
 """GET /api/stream: the hub's live feed (harvester/mesh/live.py) as Server-Sent Events.
 
-First `retry: 2000` and a `hello` (its id is the feed's newest: resuming from it misses
-nothing), then the replay after `Last-Event-ID` (or `?after=`) if the feed still holds
-it, else a `reset`, then every new event as it comes. A comment line (`: ping`) every
-PING_S keeps proxies from closing an idle stream. Each stream follows the feed through its
-own bounded queue: a reader that does not keep up gets `reset`, never slows the hub. When
-the server stops, every open stream ends (so the server stops promptly).
+First `retry: 2000` and a `hello` (its id is where this stream starts: resuming from it
+misses nothing, even if the connection drops during a replay), then the replay after
+`Last-Event-ID` (or `?after=`) if the feed still holds it, else a `reset`, then every new
+event as it comes. A comment line (`: ping`) every PING_S keeps proxies from closing an
+idle stream. Each stream follows the feed through its own bounded queue: a reader that
+does not keep up gets `reset`, never slows the hub. When the server stops, every open
+stream ends (so the server stops promptly).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     # Subscribed before anything is awaited: nothing posted meanwhile is missed.
     subscription = feed.subscribe(resume[:64] if resume else None)
     hello = LiveEvent(
-        feed.last_id,
+        subscription.start_id,
         0,
         "hello",
         json.dumps({"hub": request.app[HUB], "boot": feed.boot}, separators=(",", ":")),

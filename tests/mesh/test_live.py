@@ -60,6 +60,7 @@ async def test_a_subscriber_gets_backlog_then_live_and_a_stale_one_a_reset() -> 
     sub = feed.subscribe(f"{feed.boot}-1")
     stale = feed.subscribe("feedface-1")
     await posted(feed, 1)
+    assert sub.start_id == f"{feed.boot}-1" and stale.start_id == f"{feed.boot}-3"
     got = [await sub.get(timeout=1) for _ in range(3)]
     assert [e.n for e in got if e] == [2, 3, 4]
     first = await stale.get(timeout=1)

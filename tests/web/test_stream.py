@@ -71,7 +71,7 @@ async def test_a_reconnect_gets_exactly_the_missed_events(web_fleet: Fleet) -> N
         await wait_for_events(web_fleet, target)
         async with session.get(url, headers={"Last-Event-ID": str(resume.id)}) as reply:
             hello = await next_event(reply)
-            assert hello.event == "hello"
+            assert hello.event == "hello" and hello.id == resume.id  # where the replay starts
             replayed = await read_events(reply, target - resume.n)
     # The three seen after `resume` come again, identical, then the ones missed; no gap,
     # no repeat.
