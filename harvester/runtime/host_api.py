@@ -26,6 +26,7 @@ from harvester.constants import (
     IFACE_BUZZER,
     IFACE_CLOCK,
     IFACE_GPIO,
+    IFACE_HUB_DATA,
     IFACE_I2C,
     IFACE_LEDS,
     IFACE_LOG,
@@ -39,6 +40,8 @@ from harvester.constants import (
 from harvester.hal import HalError, PluginHal
 from harvester.runtime import fastcall
 from harvester.runtime.deadline import CallDeadline
+from harvester.runtime.hub_data import HubData
+from harvester.runtime.hub_query import HubQueries, unavailable_on_error
 from harvester.runtime.wasi import add_wasi
 
 log = logging.getLogger("harvester.runtime")
@@ -76,6 +79,8 @@ def linked_interfaces(grants: Grants) -> frozenset[str]:
         linked.add(IFACE_BUZZER)
     if grants.readings:
         linked.add(IFACE_NODE_READINGS)
+    if grants.hub_data:
+        linked.add(IFACE_HUB_DATA)
     return frozenset(linked)
 
 
@@ -155,11 +160,13 @@ def build_linker(
     deadline: CallDeadline,
     *,
     imports: Iterable[str],
+    hub_data: HubData | None = None,
 ) -> Linker:
     """A linker for one instance: WASI as runtime/wasi.py guards it, and our interfaces.
 
     `imports` are the component's import names (WASI replacements are defined under
-    exactly those names). Host functions serve `hal` and stop at `deadline`.
+    exactly those names). Host functions serve `hal` and stop at `deadline`; `hub-data`
+    (if granted) asks `hub_data`, and answers `unavailable` without one.
     """
     linker = Linker(engine)
     add_wasi(linker, imports, guest_log.refused)
@@ -243,4 +250,9 @@ def build_linker(
 
                 d.define(inst, IFACE_NODE_READINGS, "node-name", hal.node_name, "")
                 d.define(inst, IFACE_NODE_READINGS, "latest", latest, [])
+
+        if IFACE_HUB_DATA in linked:
+            with root.add_instance(IFACE_HUB_DATA) as inst:
+                for name, fn in HubQueries(hub_data).functions().items():
+                    d.define(inst, IFACE_HUB_DATA, name, fn, unavailable_on_error)
     return linker
