@@ -511,9 +511,10 @@ class PluginRunner:
         request killed the instance; it is restarted as after any fault).
         """
         live = self.live
+        if live is not None and live.http is None:
+            raise HttpUnavailable(self.name, "serves no HTTP: it exports no http-handler")
         if live is None or live.http is None or self.state != "running":
-            what = "is not running" if live is None else "serves no HTTP"
-            raise HttpUnavailable(self.name, f"{what} (state {self.state})")
+            raise HttpUnavailable(self.name, f"is not running (state {self.state})")
         if self._http_waiting >= HTTP_MAX_WAITING:
             raise HttpUnavailable(self.name, f"has {self._http_waiting} requests waiting")
         http = live.http
