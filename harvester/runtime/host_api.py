@@ -1,13 +1,14 @@
 """The host side of the WIT imports: a wasmtime Linker whose functions serve one plugin instance.
 
 Each function converts WIT values to Python, calls the plugin's HAL facade (which checks
-grants) and converts the answer back. A HalError becomes the WIT `hal-error` variant.
+grants) and converts the answer back. A HalError becomes the WIT `hal-error` variant;
+`hub-data` asks the node's HubData provider instead (runtime/hub_query.py).
 Nothing may escape as a Python exception: wasmtime-py would keep it in a process-wide
 slot shared by every thread, so every function is wrapped, and what is not a HalError
-becomes an `other` result and a log line. The one deliberate exception is the deadline:
-a host call made after the instance's deadline traps (a WasmtimeError, which passes
-straight through to the guest's caller), so an instance past its time cannot touch
-hardware again.
+becomes an `other` result (`unavailable` for hub-data) and a log line. The one
+deliberate exception is the deadline: a host call made after the instance's deadline
+traps (a WasmtimeError, which passes straight through to the guest's caller), so an
+instance past its time cannot touch hardware again.
 """
 
 from __future__ import annotations
