@@ -13,7 +13,7 @@ import pytest
 from harvester.hal.sim.backend import SimBackend
 from harvester.node.events import StateEvent
 from harvester.node.node import Node
-from harvester.node.runner import HttpUnavailable
+from harvester.node.runner import HTTP_MAX_WAITING, HttpUnavailable
 from harvester.runtime.errors import PluginContractError, PluginTimeout, PluginTrap
 from tests.conftest import state_is
 from tests.node.http_node import config, echo, get, hostile, running_again, serving
@@ -123,3 +123,24 @@ async def test_hub_data_without_the_grant_quarantines_with_a_clear_message(
         assert "grants in the node config do not cover" in event.reason
         with pytest.raises(HttpUnavailable, match="state quarantined"):
             await n.supervisor.handle_http("ui", get("/"))
+
+
+async def test_requests_queued_behind_a_stuck_one_are_bounded_and_then_refused(
+    http_plugin_dir: Path,
+) -> None:
+    cfg = config(http_plugin_dir, hostile(limits={"call_timeout_ms": 300}), backoff_s=3600)
+    async with serving(cfg) as n:
+        await n.wait_for(state_is("running", "evil"))
+        # Tasks start in the order they were made: this one takes the instance first.
+        stuck = asyncio.ensure_future(n.supervisor.handle_http("evil", get("/ui/loop")))
+        waiting = [
+            asyncio.ensure_future(n.supervisor.handle_http("evil", get(f"/ui/{i}")))
+            for i in range(HTTP_MAX_WAITING + 3)
+        ]
+        outcomes = await asyncio.gather(stuck, *waiting, return_exceptions=True)
+        assert isinstance(outcomes[0], PluginTimeout)
+        messages = [str(o) for o in outcomes[1:]]
+        assert all(isinstance(o, HttpUnavailable) for o in outcomes[1:])
+        assert sum("requests waiting" in m for m in messages) == 3  # refused at once
+        # The rest waited their turn, then found the instance faulted under them.
+        assert sum("was restarting" in m for m in messages) == HTTP_MAX_WAITING
