@@ -136,8 +136,12 @@ class _UiRoutes:
                         self._plugin, request.method, request.path, exc.detail)  # fmt: skip
             return _message(request, 502, f"the UI plugin {self._plugin!r} answered badly: "
                             f"{exc.detail}")  # fmt: skip
-        except (HttpUnavailable, PluginError) as exc:
-            log.info("ui plugin %s cannot answer %s: %s", self._plugin, request.path, exc.detail)
+        except HttpUnavailable as exc:  # down or busy: its runner logged why, once
+            log.debug("ui plugin %s cannot answer %s: %s", self._plugin, request.path, exc.detail)
+            return _unavailable(request, self._plugin, exc)
+        except PluginError as exc:  # this request faulted it: it is being restarted
+            log.warning("ui plugin %s failed on %s %s: %s",
+                        self._plugin, request.method, request.path, exc.detail)  # fmt: skip
             return _unavailable(request, self._plugin, exc)
         if answer.status < 200:
             # Only a final response can answer a request; 1xx is the host's to send.
