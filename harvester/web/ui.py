@@ -116,37 +116,27 @@ class _UiRoutes:
                 verdict = await verdict
             if verdict is not None:
                 return verdict
-        head = request.method == "HEAD"
-        body = await _read_body(request)
-        plugin_request = HttpRequest(
-            method="GET" if head else _clean(request.method),
-            path=_clean(request.rel_url.raw_path),
-            query=_clean(request.rel_url.raw_query_string),
-            headers=tuple(
-                (name.lower(), _clean(value))
-                for name, value in request.headers.items()
-                if name.lower() not in CREDENTIALS
-            ),
-            body=body,
-        )
+        plugin_request = await _plugin_request(request)
+        plugin, what = self._plugin, f"{request.method} {request.path}"
         try:
-            answer = await self._supervisor.handle_http(self._plugin, plugin_request)
+            answer = await self._supervisor.handle_http(plugin, plugin_request)
         except PluginContractError as exc:
-            log.warning("ui plugin %s answered %s %s badly: %s",
-                        self._plugin, request.method, request.path, exc.detail)  # fmt: skip
-            return _message(request, 502, f"the UI plugin {self._plugin!r} answered badly: "
-                            f"{exc.detail}")  # fmt: skip
+            log.warning("ui plugin %s answered %s badly: %s", plugin, what, exc.detail)
+            return _message(request, 502, f"the UI plugin {plugin!r} answered badly: {exc.detail}")
         except HttpUnavailable as exc:  # down or busy: its runner logged why, once
-            log.debug("ui plugin %s cannot answer %s: %s", self._plugin, request.path, exc.detail)
-            return _unavailable(request, self._plugin, exc)
+            log.debug("ui plugin %s cannot answer %s: %s", plugin, what, exc.detail)
+            return _unavailable(request, plugin, exc)
         except PluginError as exc:  # this request faulted it: it is being restarted
-            log.warning("ui plugin %s failed on %s %s: %s",
-                        self._plugin, request.method, request.path, exc.detail)  # fmt: skip
-            return _unavailable(request, self._plugin, exc)
+            log.warning("ui plugin %s failed on %s: %s", plugin, what, exc.detail)
+            return _unavailable(request, plugin, exc)
         if answer.status < 200:
             # Only a final response can answer a request; 1xx is the host's to send.
-            return _message(request, 502, f"the UI plugin {self._plugin!r} answered status "
-                            f"{answer.status}, which is not a final response")  # fmt: skip
+            return _message(
+                request,
+                502,
+                f"the UI plugin {plugin!r} answered status {answer.status},"
+                " which is not a final response",
+            )
         return await self._respond(request, answer)
 
     async def _respond(self, request: web.Request, answer: HttpResponse) -> web.Response:
@@ -193,6 +183,21 @@ class _UiRoutes:
 
 # What a 304 repeats of the 200 it stands for (RFC 9110 15.4.5).
 _NOT_MODIFIED_KEEP = frozenset({"etag", "cache-control", "vary", "expires", "content-location"})
+
+
+async def _plugin_request(request: web.Request) -> HttpRequest:
+    """What the plugin is handed: no credentials, a bounded body, a HEAD asked as a GET."""
+    return HttpRequest(
+        method="GET" if request.method == "HEAD" else _clean(request.method),
+        path=_clean(request.rel_url.raw_path),
+        query=_clean(request.rel_url.raw_query_string),
+        headers=tuple(
+            (name.lower(), _clean(value))
+            for name, value in request.headers.items()
+            if name.lower() not in CREDENTIALS
+        ),
+        body=await _read_body(request),
+    )
 
 
 async def _read_body(request: web.Request) -> bytes:
@@ -276,9 +281,11 @@ def _message(request: web.Request, status: int, text: str) -> web.Response:
 
 def _unavailable(request: web.Request, plugin: str, exc: PluginError) -> web.Response:
     response = _message(
-        request, 503, f"The UI plugin {plugin!r} is not available right now ({exc.detail}); "
-        f"try again in {RETRY_AFTER_S} s."
-    )  # fmt: skip
+        request,
+        503,
+        f"The UI plugin {plugin!r} is not available right now ({exc.detail});"
+        f" try again in {RETRY_AFTER_S} s.",
+    )
     response.headers["retry-after"] = str(RETRY_AFTER_S)
     return response
 
