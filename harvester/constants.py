@@ -162,3 +162,12 @@ METRIC_NAME_PATTERN: Final = r"^[a-z][a-z0-9_]{0,47}$"
 # Command names: `device.action`, as MQTT-safe as metric names.
 COMMAND_NAME_PATTERN: Final = r"^[a-z][a-z0-9_]{0,23}\.[a-z][a-z0-9_]{0,23}$"
 PARAMETER_NAME_PATTERN: Final = r"^[a-z][a-z0-9_]{0,31}$"
+
+# What the host accepts from an HTTP handler plugin (runtime/http.py) and hands it.
+HTTP_MAX_HEADERS: Final = 64
+HTTP_MAX_HEADER_VALUE: Final = 8192
+HTTP_MAX_RESPONSE_BODY: Final = 4 * 1024 * 1024
+HTTP_MAX_REQUEST_BODY: Final = 64 * 1024
+# The largest answer a hub-data function hands a plugin, in bytes of JSON text.
+HUB_DATA_MAX_ANSWER: Final = 4 * 1024 * 1024
+HUB_DATA_MAX_LIMIT: Final = 1000

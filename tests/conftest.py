@@ -230,3 +230,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "plugin_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.wasm)
+
+
+HTTP_PLUGINS = ROOT / "tests" / "plugins" / "http"
+
+
+@pytest.fixture(scope="session")
+def http_plugin_dir() -> Path:
+    """The HTTP handler test plugins (tests/plugins/http/*) built and precompiled, alone:
+    the web and HTTP tests need only these, not every plugin of the repository."""
+    prepare_plugins(
+        find_plugins(HTTP_PLUGINS),
+        out_dir=TEST_BUILDS,
+        build_cache=BUILD_CACHE,
+        artifacts=ArtifactCache(ARTIFACTS),
+        report=lambda line: None,
+    )
+    return TEST_BUILDS

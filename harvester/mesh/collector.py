@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -36,6 +36,9 @@ from harvester.config import NodeConfig
 from harvester.config.secrets import Credentials
 from harvester.mesh import payloads, topics
 from harvester.mesh.history import History, NodeRow
+
+# What was just committed, for the hub's live feed: (type, data) pairs (harvester/mesh/live.py).
+LiveItems = list[tuple[str, dict[str, Any]]]
 
 log = logging.getLogger("harvester.mesh.collector")
 
@@ -66,6 +69,7 @@ class Collector:
         *,
         credentials: Credentials | None,
         silent_after_s: float | None = None,
+        on_stored: Callable[[LiveItems], None] | None = None,
     ) -> None:
         assert config.mesh is not None, "the collector needs a [mesh] table"
         self.config = config
@@ -79,6 +83,9 @@ class Collector:
             3 * mesh.keepalive_s, 2 * mesh.health_interval_s
         )
         self._credentials = credentials
+        # Called in the writer thread after each commit with what was new in it (never
+        # twice for one item: a redelivery stores nothing, so it is not news).
+        self._on_stored = on_stored
         self._inbox: queue.Queue[_Message | None] = queue.Queue()
         self._stop = threading.Event()
         self._ack_lock = threading.Lock()  # session number vs. acks (network thread)
@@ -229,10 +236,11 @@ class Collector:
         delay = 0.5
         while True:
             drops: list[tuple[_Message, str, str, str]] = []
+            stored: LiveItems = []
             try:
                 with self.history.transaction():
                     for message in group:
-                        drop = self._file(message)
+                        drop = self._file(message, stored)
                         if drop is not None:
                             drops.append((message, *drop))
                 break
@@ -245,6 +253,11 @@ class Collector:
                 delay = min(delay * 2, RETRY_MAX_S)
         for dropped in drops:  # reported once the group is done, not once per attempt
             self._drop(*dropped)
+        if stored and self._on_stored is not None:
+            try:
+                self._on_stored(stored)
+            except Exception:  # the live view is a nicety; ingest must go on
+                log.exception("collector: the live feed failed")
         self._counters["ingest_messages_total"] += len(group)
         self._counters["ingest_transactions_total"] += 1
         with self._ack_lock:
@@ -253,8 +266,9 @@ class Collector:
                     self._client.ack(message.mid, message.qos)
         self._notify(self._bump)
 
-    def _file(self, message: _Message) -> tuple[str, str, str] | None:
-        """Store one message; or why it is dropped: (node, reason, detail)."""
+    def _file(self, message: _Message, stored: LiveItems) -> tuple[str, str, str] | None:
+        """Store one message (what was new in it appended to `stored`); or why it is
+        dropped: (node, reason, detail)."""
         topic = topics.parse(message.topic)
         if topic is None or topic.kind not in KINDS:
             return (topic.node if topic else "?", "unknown-topic", "not a topic we read")
@@ -269,14 +283,21 @@ class Collector:
         history = self.history
         if isinstance(payload, payloads.Status):
             history.record_status(payload)
+            stored.append(live_status(payload))
         elif isinstance(payload, payloads.Health):
-            history.record_health(payload)
+            if history.record_health(payload):
+                stored.append(("health", {"node": payload.node, "at": payload.at,
+                                          "metrics": payload.metrics}))  # fmt: skip
         elif isinstance(payload, payloads.Plugins):
-            history.record_plugins(payload)
+            if history.record_plugins(payload):
+                stored.append(
+                    ("plugins", payload.model_dump(mode="json", include={"node", "plugins"}))
+                )
         elif isinstance(payload, payloads.ReadingsBatch | payloads.LogBatch | payloads.EventsBatch):
             # Stamped when filed (inside the transaction that commits it), not when the
             # message arrived: the time it entered history, which is what latency means.
-            history.ingest(topic.node, payload, received=time.time())
+            fresh = history.ingest_fresh(topic.node, payload, received=time.time())
+            stored.extend(live_items(payload, fresh))
         if not message.retain:  # a retained message may be old: it says nothing of "now"
             history.touch(topic.node, message.received)
         return None
@@ -342,6 +363,38 @@ class Collector:
         out["ingest_queue_messages"] = float(self._inbox.qsize())
         out["mqtt_connected"] = 1.0 if self._connected else 0.0
         return {**out, **self.history.stats()}
+
+
+def live_status(status: payloads.Status) -> tuple[str, dict[str, Any]]:
+    return "status", {
+        "node": status.node, "state": status.state, "role": status.role,
+        "at": status.at, "reason": status.reason,
+    }  # fmt: skip
+
+
+def live_items(
+    batch: payloads.ReadingsBatch | payloads.LogBatch | payloads.EventsBatch, fresh: frozenset[int]
+) -> LiveItems:
+    """The live events of a batch's fresh items (the first of each seq, as history)."""
+    out: LiveItems = []
+    left = set(fresh)
+    for item in batch.items:
+        if item.seq not in left:
+            continue
+        left.discard(item.seq)
+        if isinstance(item, payloads.ReadingsItem):
+            readings = [
+                {"metric": r.metric, "value": r.value, "unit": r.unit} for r in item.readings
+            ]
+            out.append(("readings", {"node": batch.node, "seq": item.seq, "plugin": item.plugin,
+                                     "at": item.at, "readings": readings}))  # fmt: skip
+        elif isinstance(item, payloads.LogItem):
+            out.append(("log", {"node": batch.node, "seq": item.seq, "plugin": item.plugin,
+                                "level": item.level.value, "message": item.message,
+                                "at": item.at}))  # fmt: skip
+        else:
+            out.append(("event", {"node": batch.node, **item.model_dump(mode="json")}))
+    return out
 
 
 def _reason(error: str) -> str:

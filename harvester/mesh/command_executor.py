@@ -2,6 +2,7 @@
 answered on harvester/<node>/cmd-result.
 
     plugin.restart {"plugin": name}   the host's own: Supervisor.restart
+    sim.display {"bus"?, "address"?}  the host's own: the sim's SSD1306 as a PNG (sim_display)
     anything else                     the plugin that offers it (or the request's `plugin`)
 
 Bad requests (not ours, not decodable, the topic's command not the payload's) are logged
@@ -34,6 +35,7 @@ from harvester.mesh.payloads import (
     decode,
     encode,
 )
+from harvester.mesh.sim_display import NoDisplay, display
 from harvester.node import Node
 from harvester.node.runner import CommandUnavailable
 from harvester.runtime.actuator import ArgValue, CommandRejected
@@ -42,6 +44,7 @@ from harvester.runtime.errors import PluginFault, PluginReportedError
 log = logging.getLogger("harvester.mesh.commands")
 
 RESTART: Final = "plugin.restart"
+SIM_DISPLAY: Final = "sim.display"
 PUBLISH_TIMEOUT_S: Final = 10.0
 
 
@@ -214,6 +217,13 @@ class CommandExecutor:
             except CommandUnavailable as exc:
                 raise CommandFailed("unavailable", str(exc), plugin=target) from exc
             return target, {"plugin": target}
+        if request.command == SIM_DISPLAY:
+            try:  # a thread: drawing the PNG is pure Python, a few ms the loop need not wait
+                return "", await asyncio.to_thread(display, self.node.backend, dict(request.args))
+            except NoDisplay as exc:
+                raise CommandFailed("unavailable", str(exc)) from exc
+            except ValueError as exc:
+                raise CommandFailed("rejected", str(exc)) from exc
         plugin = self._route(request)
         try:
             return plugin, await supervisor.command(plugin, request.command, dict(request.args))
@@ -234,7 +244,8 @@ class CommandExecutor:
             return request.plugin  # its runner says if it does not answer this command
         offering = sorted(n for n, r in runners.items() if request.command in r.commands)
         if not offering:
-            offered = sorted({c for r in runners.values() for c in r.commands} | {RESTART})
+            builtin = {RESTART, SIM_DISPLAY}
+            offered = sorted({c for r in runners.values() for c in r.commands} | builtin)
             raise CommandFailed(
                 "unknown-command",
                 f"no plugin on {self.name} offers {request.command!r};"

@@ -251,10 +251,17 @@ class History:
     def ingest(self, node: str, batch: Batch, *, received: float | None = None) -> int:
         """Store a batch's items that are new; returns how many. An item whose (node, seq)
         is already stored is skipped and counted in `ingest_duplicates_total`."""
+        return len(self.ingest_fresh(node, batch, received=received))
+
+    def ingest_fresh(
+        self, node: str, batch: Batch, *, received: float | None = None
+    ) -> frozenset[int]:
+        """As `ingest`, returning the seqs stored now (what the hub's live feed may show:
+        a redelivered item is not news)."""
         received = time.time() if received is None else received
         with self.transaction():
             fresh = self._claim(node, [item.seq for item in batch.items], received)
-            stored = len(fresh)
+            stored = frozenset(fresh)
             # Each store takes an item only if its seq is still in `fresh`, and removes
             # it: a seq repeated inside the batch is stored once.
             if isinstance(batch, ReadingsBatch):
@@ -365,21 +372,29 @@ class History:
                 (node, at, at),
             )
 
-    def record_health(self, health: Health) -> None:
+    def record_health(self, health: Health) -> bool:
+        """True if the report is new (a redelivered one is stored once)."""
         with self.transaction():
-            self._db.execute(
-                "INSERT OR IGNORE INTO health (node, at, metrics) VALUES (?, ?, ?)",
-                (health.node, health.at, json.dumps(health.metrics)),
+            return (
+                self._db.execute(
+                    "INSERT OR IGNORE INTO health (node, at, metrics) VALUES (?, ?, ?)",
+                    (health.node, health.at, json.dumps(health.metrics)),
+                ).rowcount
+                > 0
             )
 
-    def record_plugins(self, plugins: Plugins) -> None:
-        """Keeps the newest Plugins payload of each node (by its `at`)."""
+    def record_plugins(self, plugins: Plugins) -> bool:
+        """Keeps the newest Plugins payload of each node (by its `at`); True if this one is
+        now the newest."""
         with self.transaction():
-            self._db.execute(
-                "INSERT INTO plugins (node, at, payload) VALUES (?, ?, ?) ON CONFLICT (node)"
-                " DO UPDATE SET at = excluded.at, payload = excluded.payload"
-                " WHERE excluded.at >= plugins.at",
-                (plugins.node, plugins.at, plugins.model_dump_json()),
+            return (
+                self._db.execute(
+                    "INSERT INTO plugins (node, at, payload) VALUES (?, ?, ?) ON CONFLICT (node)"
+                    " DO UPDATE SET at = excluded.at, payload = excluded.payload"
+                    " WHERE excluded.at >= plugins.at",
+                    (plugins.node, plugins.at, plugins.model_dump_json()),
+                ).rowcount
+                > 0
             )
 
     # -- maintenance ---------------------------------------------------------------------
@@ -519,6 +534,12 @@ class History:
             (node, since or 0.0, limit),
         )
         return [HealthRow(n, at, json.loads(metrics)) for n, at, metrics in rows]
+
+    def latest_health(self) -> dict[str, HealthRow]:
+        """Every node's newest health report, by node."""
+        # SQLite takes the bare `metrics` column from the row that holds max(at).
+        rows = self._query("SELECT node, max(at), metrics FROM health GROUP BY node")
+        return {n: HealthRow(n, at, json.loads(metrics)) for n, at, metrics in rows}
 
     def plugins(self, node: str) -> Plugins | None:
         rows = self._query("SELECT payload FROM plugins WHERE node = ?", (node,))

@@ -4,11 +4,14 @@ in order.
 Every node: the outbox (numbering continues from it), the uplink (entered before the
 node, so no event is missed; left after it, so the last ones are sent), the command
 executor. The hub also: its broker (unless the fleet has its own), history and the
-collector, the command client, Home Assistant discovery. Leaving stops them in reverse.
+collector (feeding the live feed), the queries over them (also handed to the node as the
+plugins' `hub-data`), the command client, Home Assistant discovery. Leaving stops them in
+reverse.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -22,6 +25,9 @@ from harvester.mesh.command_executor import CommandExecutor
 from harvester.mesh.connection import node_credentials
 from harvester.mesh.discovery import Discovery
 from harvester.mesh.history import History
+from harvester.mesh.hub_data import HubDataProvider
+from harvester.mesh.hub_queries import HubQueries
+from harvester.mesh.live import LiveFeed
 from harvester.mesh.outbox import Outbox
 from harvester.mesh.uplink import Uplink
 from harvester.node import Event, Node, forwarding
@@ -52,6 +58,9 @@ class MeshNode:
         self.executor: CommandExecutor | None = None
         self.broker: EmbeddedBrokerProcess | None = None
         self.history: History | None = None
+        self.live: LiveFeed | None = None
+        self.queries: HubQueries | None = None
+        self.hub_data: HubDataProvider | None = None  # what plugins granted hub_data read
         self.collector: Collector | None = None
         self.commands: CommandClient | None = None
         self.discovery: Discovery | None = None
@@ -64,7 +73,7 @@ class MeshNode:
         """Every running part's `stats()`, for /metrics."""
         parts = (
             self.outbox, self.uplink, self.executor,
-            self.history, self.collector, self.commands, self.discovery,
+            self.history, self.collector, self.commands, self.discovery, self.live,
         )  # fmt: skip
         return [part.stats for part in parts if part is not None]
 
@@ -88,9 +97,14 @@ class MeshNode:
                 )
             self.history = History(self.state_dir / "history.sqlite", hub.history)
             stack.callback(self.history.close)
+            self.live = LiveFeed()
+            self.live.bind(asyncio.get_running_loop())
+            stack.callback(self.live.close)
             self.collector = await stack.enter_async_context(
-                Collector(config, self.history, credentials=credentials)
+                Collector(config, self.history, credentials=credentials, on_stored=self.live.post)
             )
+            self.queries = HubQueries(self.history, self.collector.nodes)
+            self.hub_data = HubDataProvider(self.queries)
             self.commands = await stack.enter_async_context(
                 CommandClient(config, credentials=credentials, node_online=self._online)
             )
@@ -101,7 +115,9 @@ class MeshNode:
         assert config.mesh is not None
         self.outbox = Outbox(self.state_dir / "outbox.sqlite", config.mesh.outbox, node=config.name)
         stack.callback(self.outbox.close)
-        self.node = Node(config, backend=self._backend, first_seq=self.outbox.next_seq)
+        self.node = Node(
+            config, backend=self._backend, first_seq=self.outbox.next_seq, hub_data=self.hub_data
+        )
         if self._on_event is not None:
             await stack.enter_async_context(forwarding(self.node.bus, self._on_event))
         self.uplink = await stack.enter_async_context(

@@ -11,12 +11,14 @@ from harvester.node.events import (
 )
 from harvester.node.node import Node, forwarding, run_node
 from harvester.node.plugin_log import PluginLog
-from harvester.node.runner import PluginRunner
+from harvester.node.runner import CommandUnavailable, HttpUnavailable, PluginRunner
 from harvester.node.supervisor import Supervisor
 
 __all__ = [
+    "CommandUnavailable",
     "Event",
     "EventBus",
+    "HttpUnavailable",
     "LogEvent",
     "Node",
     "PluginLog",

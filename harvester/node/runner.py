@@ -35,12 +35,14 @@ from harvester.runtime.actuator import (
 from harvester.runtime.artifacts import ArtifactCache
 from harvester.runtime.errors import (
     HostError,
+    PluginContractError,
     PluginError,
     PluginFault,
     PluginLoadError,
     PluginReportedError,
 )
 from harvester.runtime.host_api import ENDS_AT_DEADLINE
+from harvester.runtime.http import HttpHandlerExport, HttpRequest, HttpResponse
 from harvester.runtime.hub_data import HubData
 from harvester.runtime.loader import LoadedComponent, load_component
 from harvester.runtime.plugin import PluginInstance
@@ -49,8 +51,11 @@ from harvester.runtime.worker import InstanceThread, detached
 
 T = TypeVar("T")
 log = logging.getLogger("harvester.node")
-# Export interfaces a runner knows how to drive (HTTP handlers: a later issue).
-DRIVABLE = (SensorExport.INTERFACE, ActuatorExport.INTERFACE)
+# Export interfaces a runner knows how to drive.
+DRIVABLE = (SensorExport.INTERFACE, ActuatorExport.INTERFACE, HttpHandlerExport.INTERFACE)
+# Requests that may wait for one HTTP handler instance (they take turns: one Store);
+# more are refused at once rather than queued behind a slow plugin.
+HTTP_MAX_WAITING = 32
 
 
 class RunnerClock(Protocol):
@@ -72,13 +77,14 @@ class LoopClock:
 @dataclass
 class LiveInstance:
     """An instance, the thread that owns it and what it exports. Its calls take turns
-    (`turn`): a command waits for a poll to end, so neither waits inside the other's
-    deadline."""
+    (`turn`): a command waits for a poll to end, an HTTP request for the one before it,
+    so none waits inside another's deadline."""
 
     instance: PluginInstance
     thread: InstanceThread
     sensor: SensorExport | None
     actuator: ActuatorExport | None
+    http: HttpHandlerExport | None = None
     commands: dict[str, Command] = field(default_factory=dict)
     turn: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Set when a command faults the instance: the run loop restarts it.
@@ -93,6 +99,11 @@ class LiveInstance:
 
 class CommandUnavailable(PluginError):
     """The plugin cannot take commands now: it exports no actuator, or is not running."""
+
+
+class HttpUnavailable(PluginError):
+    """The plugin cannot answer HTTP requests now: it exports no http-handler, is not
+    running (starting, backing off, quarantined, stopped), or has too many waiting."""
 
 
 class _Replace(Exception):
@@ -147,6 +158,7 @@ class PluginRunner:
         self._metrics: dict[str, Metric] = {}
         self._polled_ok = False
         self._deadline_s = config.limits.call_timeout_ms / 1000
+        self._http_waiting = 0
 
     def _set_state(self, state: PluginState, reason: str = "") -> None:
         self.state = state
@@ -206,18 +218,19 @@ class PluginRunner:
                 guest_log=self.log,
                 imports=loaded.imports,
                 exports=loaded.exports,
+                hub_data=self._hub_data,
             )
-            sensor, actuator = made.export(SensorExport), made.export(ActuatorExport)
-            if sensor is None and actuator is None:  # load_component checked; be sure
-                raise PluginLoadError(self.name, f"exports none of {', '.join(DRIVABLE)}")
-            return made, sensor, actuator
+            return made, made.export(SensorExport), made.export(ActuatorExport)
 
         settings = dict(self.config.settings)
         metrics: tuple[Metric, ...] = ()
         try:
             instance, sensor, actuator = await self.call(thread, None, make)
             self._active[thread] = instance
-            live = LiveInstance(instance, thread, sensor, actuator)
+            http = await self.call(thread, instance, lambda: instance.export(HttpHandlerExport))
+            if sensor is None and actuator is None and http is None:  # load_component checked
+                raise PluginLoadError(self.name, f"exports none of {', '.join(DRIVABLE)}")
+            live = LiveInstance(instance, thread, sensor, actuator, http)
             if sensor is not None:
                 await self.call(thread, instance, lambda: sensor.init(settings))
                 metrics = await self.call(thread, instance, sensor.describe)
@@ -225,6 +238,8 @@ class PluginRunner:
                 await self.call(thread, instance, lambda: actuator.init(settings))
                 commands = await self.call(thread, instance, actuator.commands)
                 live.commands = {c.name: c for c in commands}
+            if http is not None:
+                await self.call(thread, instance, lambda: http.init(settings))
         except BaseException:
             self._retire(thread)
             raise
@@ -483,6 +498,49 @@ class PluginRunner:
             self.log.flush()
         self.log.host_says(LogLevel.INFO, f"command {name} done")
         return result
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    async def handle_http(self, request: HttpRequest) -> HttpResponse:
+        """Answer `request` with the live instance's http-handler, in its thread, under its
+        deadline. Requests take turns (one Store): at most HTTP_MAX_WAITING wait.
+
+        Raises HttpUnavailable (not an HTTP handler, not running, or too busy: try again
+        later), PluginContractError (the plugin answered what the contract forbids; it
+        keeps running: the request failed, not the instance) or another PluginFault (the
+        request killed the instance; it is restarted as after any fault).
+        """
+        live = self.live
+        if live is not None and live.http is None:
+            raise HttpUnavailable(self.name, "serves no HTTP: it exports no http-handler")
+        if live is None or live.http is None or self.state != "running":
+            raise HttpUnavailable(self.name, f"is not running (state {self.state})")
+        if self._http_waiting >= HTTP_MAX_WAITING:
+            raise HttpUnavailable(self.name, f"has {self._http_waiting} requests waiting")
+        http = live.http
+        self._http_waiting += 1
+        try:
+            await live.turn.acquire()
+        finally:
+            self._http_waiting -= 1
+        try:
+            if live.fault.done() or live is not self.live:
+                raise HttpUnavailable(self.name, "was restarting; try again")
+            response = await self.call(live.thread, live.instance, lambda: http.handle(request))
+        except PluginContractError as exc:
+            self.log.host_says(
+                LogLevel.WARN, f"bad response to {request.method} {request.path}: {exc.detail}"
+            )
+            raise
+        except PluginFault as exc:
+            if not live.fault.done():
+                live.fault.set_result(exc)
+            raise
+        finally:
+            live.turn.release()
+            self.log.flush()
+        self._polled_ok = True  # it served: a later fault starts the back-off over
+        return response
 
     # -- stopping -------------------------------------------------------------------------
 

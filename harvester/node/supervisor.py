@@ -20,10 +20,11 @@ from harvester.constants import STOP_WAIT_S
 from harvester.hal import Backend
 from harvester.node.events import EventBus
 from harvester.node.latest import LatestReadings
-from harvester.node.runner import CommandUnavailable, PluginRunner, RunnerClock
+from harvester.node.runner import CommandUnavailable, HttpUnavailable, PluginRunner, RunnerClock
 from harvester.runtime.actuator import ArgValue
 from harvester.runtime.artifacts import ArtifactCache
 from harvester.runtime.engine import EpochTicker, make_engine
+from harvester.runtime.http import HttpRequest, HttpResponse
 from harvester.runtime.hub_data import HubData
 from harvester.runtime.worker import InstanceThread
 
@@ -81,6 +82,16 @@ class Supervisor:
         if runner is None:
             raise CommandUnavailable(plugin, "no such plugin on this node")
         return await runner.command(name, arguments)
+
+    async def handle_http(self, plugin: str, request: HttpRequest) -> HttpResponse:
+        """Answer `request` with HTTP handler plugin `plugin` (see PluginRunner.handle_http).
+
+        Raises HttpUnavailable for a plugin this node does not run, and what
+        PluginRunner.handle_http raises."""
+        runner = self.runners.get(plugin)
+        if runner is None:
+            raise HttpUnavailable(plugin, "no such plugin on this node")
+        return await runner.handle_http(request)
 
     def restart(self, plugin: str) -> None:
         """Restart `plugin`: a running one gets a fresh instance (not a fault, no back-off);

@@ -19,6 +19,8 @@ from harvester.runtime.errors import (
     PluginTrap,
 )
 from harvester.runtime.host_api import GuestLog
+from harvester.runtime.http import HttpHandlerExport, HttpRequest, HttpResponse
+from harvester.runtime.hub_data import HubData, HubDataError
 from harvester.runtime.loader import LoadedComponent, load_component
 from harvester.runtime.plugin import PluginInstance
 from harvester.runtime.sensor import Metric, PluginReading, SensorExport
@@ -30,6 +32,11 @@ __all__ = [
     "EpochTicker",
     "GuestLog",
     "HostError",
+    "HttpHandlerExport",
+    "HttpRequest",
+    "HttpResponse",
+    "HubData",
+    "HubDataError",
     "InstanceThread",
     "LoadedComponent",
     "Metric",

@@ -1,13 +1,14 @@
 """The host side of the WIT imports: a wasmtime Linker whose functions serve one plugin instance.
 
 Each function converts WIT values to Python, calls the plugin's HAL facade (which checks
-grants) and converts the answer back. A HalError becomes the WIT `hal-error` variant.
+grants) and converts the answer back. A HalError becomes the WIT `hal-error` variant;
+`hub-data` asks the node's HubData provider instead (runtime/hub_query.py).
 Nothing may escape as a Python exception: wasmtime-py would keep it in a process-wide
 slot shared by every thread, so every function is wrapped, and what is not a HalError
-becomes an `other` result and a log line. The one deliberate exception is the deadline:
-a host call made after the instance's deadline traps (a WasmtimeError, which passes
-straight through to the guest's caller), so an instance past its time cannot touch
-hardware again.
+becomes an `other` result (`unavailable` for hub-data) and a log line. The one
+deliberate exception is the deadline: a host call made after the instance's deadline
+traps (a WasmtimeError, which passes straight through to the guest's caller), so an
+instance past its time cannot touch hardware again.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from harvester.constants import (
     IFACE_BUZZER,
     IFACE_CLOCK,
     IFACE_GPIO,
+    IFACE_HUB_DATA,
     IFACE_I2C,
     IFACE_LEDS,
     IFACE_LOG,
@@ -39,6 +41,8 @@ from harvester.constants import (
 from harvester.hal import HalError, PluginHal
 from harvester.runtime import fastcall
 from harvester.runtime.deadline import CallDeadline
+from harvester.runtime.hub_data import HubData
+from harvester.runtime.hub_query import HubQueries, unavailable_on_error
 from harvester.runtime.wasi import add_wasi
 
 log = logging.getLogger("harvester.runtime")
@@ -76,6 +80,8 @@ def linked_interfaces(grants: Grants) -> frozenset[str]:
         linked.add(IFACE_BUZZER)
     if grants.readings:
         linked.add(IFACE_NODE_READINGS)
+    if grants.hub_data:
+        linked.add(IFACE_HUB_DATA)
     return frozenset(linked)
 
 
@@ -155,11 +161,13 @@ def build_linker(
     deadline: CallDeadline,
     *,
     imports: Iterable[str],
+    hub_data: HubData | None = None,
 ) -> Linker:
     """A linker for one instance: WASI as runtime/wasi.py guards it, and our interfaces.
 
     `imports` are the component's import names (WASI replacements are defined under
-    exactly those names). Host functions serve `hal` and stop at `deadline`.
+    exactly those names). Host functions serve `hal` and stop at `deadline`; `hub-data`
+    (if granted) asks `hub_data`, and answers `unavailable` without one.
     """
     linker = Linker(engine)
     add_wasi(linker, imports, guest_log.refused)
@@ -243,4 +251,9 @@ def build_linker(
 
                 d.define(inst, IFACE_NODE_READINGS, "node-name", hal.node_name, "")
                 d.define(inst, IFACE_NODE_READINGS, "latest", latest, [])
+
+        if IFACE_HUB_DATA in linked:
+            with root.add_instance(IFACE_HUB_DATA) as inst:
+                for name, fn in HubQueries(hub_data).functions().items():
+                    d.define(inst, IFACE_HUB_DATA, name, fn, unavailable_on_error)
     return linker

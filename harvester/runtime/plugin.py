@@ -33,6 +33,7 @@ from harvester.runtime.errors import (
 )
 from harvester.runtime.fastcall import FastFunc, Signature
 from harvester.runtime.host_api import GuestLog, build_linker
+from harvester.runtime.hub_data import HubData
 
 STDERR_TAIL_LINES = 20
 WASM_PAGE = 65536
@@ -111,7 +112,8 @@ class PluginInstance:
     """Instantiate `component` in a fresh Store with `limits`, its host functions serving `hal`.
 
     `imports` and `exports` are the component's, as load_component found them (read from
-    the component when not given). Raises PluginLoadError if it does not link or cannot
+    the component when not given). `hub_data` serves the `hub-data` import, if granted.
+    Raises PluginLoadError if it does not link or cannot
     start within its memory limit, PluginFault if instantiation traps or runs past its
     deadline.
     """
@@ -128,6 +130,7 @@ class PluginInstance:
         guest_log: GuestLog,
         imports: Iterable[str] | None = None,
         exports: frozenset[str] | None = None,
+        hub_data: HubData | None = None,
     ) -> None:
         self.name = name
         self.deadline = CallDeadline(limits.call_timeout_ms)
@@ -142,7 +145,9 @@ class PluginInstance:
         self._store.set_wasi(wasi)
         if imports is None:
             imports = component_imports(engine, component)
-        linker = build_linker(engine, hal, grants, guest_log, self.deadline, imports=imports)
+        linker = build_linker(
+            engine, hal, grants, guest_log, self.deadline, imports=imports, hub_data=hub_data
+        )
         self._begin()
         try:
             self._instance = linker.instantiate(self._store, component)

@@ -1,50 +1,81 @@
 """The hub's JSON API over its history and live state (aiohttp, port 3000 by default).
 
-Reads are open (the hub's web server listens on loopback unless configured for the LAN);
-writes (commands) need `Authorization: Bearer <token>`, the token from the hub's secrets
-file, compared in constant time. Every input is checked; a bad request gets a 4xx with a
-JSON message naming the parameter, never a traceback. History queries run in a thread:
-SQLite is not the event loop's business.
+The questions are answered by the mesh's HubQueries (in a thread: SQLite is not the event
+loop's business), serialised against the same types the OpenAPI document is made from.
+Who may call what is auth.py's; headers and compression headers.py's; the live stream
+stream.py's. Every input is checked; a bad request gets a 4xx with a JSON message naming
+the parameter, never a traceback. ROUTES is the table both the router and the OpenAPI
+document (GET /api/openapi.json) are made from.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
+import base64
+import binascii
 import json
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
-from typing import Any
+from typing import Any, Final
 
+import png
 from aiohttp import web
 from pydantic import ValidationError
+from typing_extensions import TypedDict  # pydantic reads these on Python < 3.12
 
+import harvester
 from harvester.config.secrets import SecretsError, load_token
-from harvester.constants import COMMAND_NAME_PATTERN, LogLevel
-from harvester.mesh.history import History, NodeRow
-from harvester.mesh.payloads import NAME, encode
+from harvester.constants import COMMAND_NAME_PATTERN
+from harvester.hal.sim.ssd1306_panel import to_png
+from harvester.mesh.command_executor import RESTART, SIM_DISPLAY
+from harvester.mesh.history import MAX_POINTS
+from harvester.mesh.hub_queries import (
+    MAX_LIMIT,
+    MAX_SEQ,
+    EventList,
+    HealthList,
+    HubQueries,
+    LatestList,
+    LogPage,
+    NodeDetail,
+    NodeList,
+    NotFound,
+    PluginList,
+    QueryError,
+    Series,
+    to_json,
+)
+from harvester.mesh.payloads import NAME, CommandResult, encode
 from harvester.mesh.service import MeshNode
+from harvester.web import headers, stream
+from harvester.web.auth import AUTH, COOKIE, Auth, auth_middleware
 from harvester.web.metrics import REGISTRY, handle_metrics, node_registry
+from harvester.web.openapi import document
+from harvester.web.params import (
+    bad_request,
+    error,
+    json_object,
+    maybe_whole,
+    name,
+    number,
+    path_name,
+    whole,
+)
+from harvester.web.routes import Answer, Param, Route
 
 log = logging.getLogger("harvester.web")
 
 MESH: web.AppKey[MeshNode] = web.AppKey("mesh", MeshNode)
-TOKEN: web.AppKey[str | None] = web.AppKey("token", str)
-MAX_BODY = 16 * 1024
-MAX_LIMIT = 1000
-_NAME = re.compile(NAME)
-_COMMAND = re.compile(COMMAND_NAME_PATTERN)
+OPENAPI: web.AppKey[bytes] = web.AppKey("openapi document", bytes)
+MAX_BODY: Final = 16 * 1024
+DISPLAY_TIMEOUT_S: Final = 5.0
+MAX_SCALE: Final = 8
 
 
-def bad_request(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
-
-
-def reply(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status)
+def api_version() -> str:
+    return harvester.__version__
 
 
 @web.middleware
@@ -55,237 +86,187 @@ async def json_errors(
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.content_type != "application/json":
+        if exc.content_type != "application/json" and exc.status >= 400:
             exc.text = json.dumps({"error": exc.reason})
             exc.content_type = "application/json"
         raise
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
-        return reply({"error": "internal error (logged on the hub)"}, status=500)
+        return web.json_response({"error": "internal error (logged on the hub)"}, status=500)
 
 
-# -- parameters --------------------------------------------------------------------------
+def queries(request: web.Request) -> HubQueries:
+    found = request.app[MESH].queries
+    assert found is not None, "the hub's queries run on the hub"
+    return found
 
 
-def node_name(request: web.Request) -> str:
-    name = request.match_info["node"]
-    if not _NAME.match(name):
-        raise bad_request(f"node: {name!r} is not a node name")
-    return name
-
-
-def number(request: web.Request, key: str, default: float | None) -> float | None:
-    raw = request.query.get(key)
-    if raw is None:
-        return default
+async def answer(
+    request: web.Request, kind: type, ask: Callable[[HubQueries], Any]
+) -> web.Response:
+    """`ask` answered in a thread and serialised as `kind`; NotFound is a 404, any other
+    QueryError a 400."""
+    hub = queries(request)
     try:
-        value = float(raw)
-    except ValueError:
-        raise bad_request(f"{key}: {raw!r} is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise bad_request(f"{key}: must be finite")
-    return value
-
-
-def whole(request: web.Request, key: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(key)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise bad_request(f"{key}: {raw!r} is not a whole number from {low} to {high}")
-    return int(raw)
-
-
-def maybe_whole(request: web.Request, key: str, low: int, high: int) -> int | None:
-    return whole(request, key, 0, low, high) if key in request.query else None
-
-
-def name_param(request: web.Request, key: str, *, required: bool) -> str | None:
-    raw = request.query.get(key)
-    if raw is None:
-        if required:
-            raise bad_request(f"{key}: required")
-        return None
-    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,47}", raw):
-        raise bad_request(f"{key}: {raw!r} is not a valid name")
-    return raw
-
-
-async def in_thread(request: web.Request, query: Callable[[History], Any]) -> Any:
-    history = request.app[MESH].history
-    assert history is not None
-    return await asyncio.to_thread(query, history)
-
-
-def known_node(request: web.Request) -> NodeRow:
-    """The status of the node the path names; 404 if it never reported."""
-    name = node_name(request)
-    collector = request.app[MESH].collector
-    assert collector is not None
-    status = collector.node_status(name)
-    if status is None:
-        raise web.HTTPNotFound(
-            text=json.dumps({"error": f"no node {name!r} has reported to this hub"}),
-            content_type="application/json",
-        )
-    return status
+        body = await asyncio.to_thread(lambda: to_json(kind, ask(hub)))
+    except NotFound as exc:
+        raise error(web.HTTPNotFound, exc.message) from None
+    except QueryError as exc:
+        raise bad_request(exc.message) from None
+    return web.Response(body=body, content_type="application/json")
 
 
 # -- reads -------------------------------------------------------------------------------
 
 
+class HealthAnswer(TypedDict):
+    ok: bool
+    hub: str
+
+
 async def health(request: web.Request) -> web.Response:
-    mesh = request.app[MESH]
-    return reply({"ok": True, "hub": mesh.config.name})
+    return web.json_response(HealthAnswer(ok=True, hub=request.app[MESH].config.name))
 
 
 async def nodes(request: web.Request) -> web.Response:
-    collector = request.app[MESH].collector
-    assert collector is not None
-    rows = await asyncio.to_thread(collector.nodes)
-    return reply({"nodes": [asdict(row) for row in rows]})
+    return await answer(request, NodeList, lambda q: q.nodes())
 
 
 async def node(request: web.Request) -> web.Response:
-    status = known_node(request)
-    plugins = await in_thread(request, lambda h: h.plugins(status.name))
-    return reply(
-        {
-            "node": asdict(status),
-            "plugins": json.loads(encode(plugins))["plugins"] if plugins else [],
-        }
-    )
+    name_ = path_name(request, "node")
+    return await answer(request, NodeDetail, lambda q: q.node(name_))
+
+
+async def node_plugins(request: web.Request) -> web.Response:
+    name_ = path_name(request, "node")
+    return await answer(request, PluginList, lambda q: q.plugins(name_))
 
 
 async def latest(request: web.Request) -> web.Response:
-    name = known_node(request).name
-    rows = await in_thread(request, lambda h: h.latest(name))
-    return reply({"node": name, "latest": [asdict(r) for r in rows]})
+    name_ = path_name(request, "node")
+    return await answer(request, LatestList, lambda q: q.latest(name_))
 
 
 async def node_health(request: web.Request) -> web.Response:
-    name = known_node(request).name
+    name_ = path_name(request, "node")
     limit = whole(request, "limit", 100, 1, MAX_LIMIT)
     since = number(request, "since", None)
-    rows = await in_thread(request, lambda h: h.health(name, since=since, limit=limit))
-    return reply({"node": name, "health": [asdict(r) for r in rows]})
+    return await answer(request, HealthList, lambda q: q.health(name_, since=since, limit=limit))
 
 
 async def logs(request: web.Request) -> web.Response:
-    name = known_node(request).name
-    level = request.query.get("level")
-    if level is not None and level not in LogLevel.__members__.values():
-        raise bad_request(f"level: {level!r} is not one of {', '.join(LogLevel)}")
-    before = maybe_whole(request, "before", 1, 2**63 - 1)
+    name_ = path_name(request, "node")
+    level = name(request, "level", required=False, pattern=r"[a-z]{1,16}")
+    before = maybe_whole(request, "before", 1, MAX_SEQ)
     limit = whole(request, "limit", 100, 1, MAX_LIMIT)
-    rows = await in_thread(
-        request, lambda h: h.logs(name, min_level=level, before=before, limit=limit)
+    return await answer(
+        request, LogPage, lambda q: q.logs(name_, min_level=level, before=before, limit=limit)
     )
-    page = [asdict(r) for r in rows]
-    after = page[-1]["seq"] if page and len(page) == limit else None
-    return reply({"node": name, "logs": page, "next_before": after})
 
 
 async def events(request: web.Request) -> web.Response:
-    name = known_node(request).name
-    plugin = name_param(request, "plugin", required=False)
-    before = maybe_whole(request, "before", 1, 2**63 - 1)
+    name_ = path_name(request, "node")
+    plugin = name(request, "plugin", required=False)
+    before = maybe_whole(request, "before", 1, MAX_SEQ)
     limit = whole(request, "limit", 100, 1, MAX_LIMIT)
-    rows = await in_thread(
-        request, lambda h: h.events(name, plugin=plugin, before=before, limit=limit)
+    return await answer(
+        request, EventList, lambda q: q.events(name_, plugin=plugin, before=before, limit=limit)
     )
-    return reply({"node": name, "events": [asdict(r) for r in rows]})
 
 
 async def series(request: web.Request) -> web.Response:
-    node_ = name_param(request, "node", required=True)
-    plugin = name_param(request, "plugin", required=True)
-    metric = name_param(request, "metric", required=True)
+    node_ = name(request, "node", required=True)
+    plugin = name(request, "plugin", required=True)
+    metric = name(request, "metric", required=True, pattern=r"[a-z][a-z0-9_]{0,47}")
     assert node_ and plugin and metric
     end = number(request, "end", time.time())
     assert end is not None
     start = number(request, "start", end - 3600)
     resolution = number(request, "resolution", 60.0)
     assert start is not None and resolution is not None
-    if start >= end:
-        raise bad_request("start: must be before end")
-    try:
-        points = await in_thread(
-            request, lambda h: h.series(node_, plugin, metric, start, end, resolution)
+    return await answer(
+        request, Series, lambda q: q.series(node_, plugin, metric, start, end, resolution)
+    )
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[OPENAPI], content_type="application/json")
+
+
+# -- the session -------------------------------------------------------------------------
+
+
+class SessionAnswer(TypedDict):
+    authenticated: bool
+    csrf_token: str | None
+    read_access: str
+    writes: bool
+
+
+class LoginAnswer(TypedDict):
+    csrf_token: str
+    expires_at: float
+
+
+class LogoutAnswer(TypedDict):
+    ok: bool
+
+
+async def session(request: web.Request) -> web.Response:
+    auth = request.app[AUTH]
+    found = auth.session(request)
+    bearer = request.headers.get("Authorization", "")
+    scheme, _, given = bearer.partition(" ")
+    by_bearer = scheme.lower() == "bearer" and auth.token_matches(given.strip())
+    return web.json_response(
+        SessionAnswer(
+            authenticated=by_bearer or found is not None,
+            csrf_token=found.csrf if found else None,
+            read_access=auth.read_access,
+            writes=auth.token is not None,
         )
-    except ValueError as exc:
-        raise bad_request(str(exc)) from exc
-    return reply(
-        {
-            "node": node_, "plugin": plugin, "metric": metric,
-            "start": start, "end": end, "resolution": resolution,
-            "points": [asdict(p) for p in points],
-        }
+    )
+
+
+async def login(request: web.Request) -> web.Response:
+    auth = request.app[AUTH]
+    address = request.remote or "?"
+    wait = auth.throttled(address)
+    if wait is not None:
+        raise error(
+            web.HTTPTooManyRequests,
+            f"too many failed logins from {address}; try again in {wait:.0f} s",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+    body = await json_object(request, {"token"})
+    token = body.get("token")
+    if not isinstance(token, str) or not 1 <= len(token) <= 1024:
+        raise bad_request("token: a string of 1 to 1024 characters")
+    if auth.token is None:
+        raise error(web.HTTPForbidden, "writes are off: the hub has no web token_file")
+    if not auth.token_matches(token):
+        auth.failed(address)
+        raise error(web.HTTPForbidden, "wrong token")
+    sid, made = auth.login()
+    response = web.json_response(LoginAnswer(csrf_token=made.csrf, expires_at=made.expires_at))
+    response.set_cookie(
+        COOKIE, sid, path="/", httponly=True, samesite="Strict",
+        max_age=int(auth.session_s), secure=request.secure or None,
     )  # fmt: skip
+    return response
 
 
-# -- writes ------------------------------------------------------------------------------
+async def logout(request: web.Request) -> web.Response:
+    request.app[AUTH].logout(request)
+    response = web.json_response(LogoutAnswer(ok=True))
+    response.del_cookie(COOKIE, path="/", samesite="Strict")
+    return response
 
 
-def authorised(request: web.Request) -> None:
-    token = request.app[TOKEN]
-    if token is None:
-        raise web.HTTPForbidden(
-            text=json.dumps({"error": "writes are off: the hub has no web token_file"}),
-            content_type="application/json",
-        )
-    given = request.headers.get("Authorization", "")
-    scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not value:
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": "needs Authorization: Bearer <token>"}),
-            content_type="application/json",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if not hmac.compare_digest(value.encode(), token.encode()):
-        raise web.HTTPForbidden(
-            text=json.dumps({"error": "wrong token"}), content_type="application/json"
-        )
+# -- commands ----------------------------------------------------------------------------
 
 
-async def command(request: web.Request) -> web.Response:
-    authorised(request)
-    name = node_name(request)
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise web.HTTPRequestEntityTooLarge(MAX_BODY, request.content_length)
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise bad_request("body: not JSON") from None
-    if not isinstance(body, dict):
-        raise bad_request("body: must be a JSON object")
-    unknown = sorted(set(body) - {"command", "args", "plugin", "timeout_s"})
-    if unknown:
-        raise bad_request(f"body: unknown keys {', '.join(unknown)}")
-    what = body.get("command")
-    if not isinstance(what, str) or not _COMMAND.match(what):
-        raise bad_request(f"command: {what!r} is not a command name (like buzzer.beep)")
-    args = body.get("args", {})
-    if not isinstance(args, dict):
-        raise bad_request("args: must be a JSON object")
-    plugin = body.get("plugin")
-    if plugin is not None and (not isinstance(plugin, str) or not _NAME.match(plugin)):
-        raise bad_request(f"plugin: {plugin!r} is not a plugin name")
-    timeout = body.get("timeout_s", 5.0)
-    if (
-        not isinstance(timeout, int | float)
-        or isinstance(timeout, bool)
-        or not 0.1 <= timeout <= 60
-    ):
-        raise bad_request("timeout_s: a number of seconds from 0.1 to 60")
-    client = request.app[MESH].commands
-    assert client is not None
-    try:
-        result = await client.send(name, what, args, plugin=plugin, timeout_s=float(timeout))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise bad_request(f"{where}: {first['msg']}") from None
+def result_reply(result: CommandResult) -> web.Response:
     status = 200
     if result.error is not None and result.error.code == "offline":
         status = 503
@@ -294,26 +275,255 @@ async def command(request: web.Request) -> web.Response:
     return web.Response(body=encode(result), status=status, content_type="application/json")
 
 
-def hub_app(mesh: MeshNode) -> web.Application:
-    """The hub's web application: /api/... and /metrics."""
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY)
-    app[MESH] = mesh
-    token_file = mesh.config.hub_settings.web.token_file
+async def send(
+    request: web.Request,
+    node_: str,
+    what: str,
+    args: dict[str, Any],
+    *,
+    plugin: str | None = None,
+    timeout_s: float = 5.0,
+) -> CommandResult:
+    client = request.app[MESH].commands
+    assert client is not None
     try:
-        app[TOKEN] = load_token(token_file) if token_file is not None else None
-    except SecretsError as exc:
-        log.error("web: writes are off: %s", exc)
-        app[TOKEN] = None
-    assert mesh.node is not None
-    app.router.add_get("/api/health", health)
-    app.router.add_get("/api/nodes", nodes)
-    app.router.add_get("/api/nodes/{node}", node)
-    app.router.add_get("/api/nodes/{node}/latest", latest)
-    app.router.add_get("/api/nodes/{node}/health", node_health)
-    app.router.add_get("/api/nodes/{node}/logs", logs)
-    app.router.add_get("/api/nodes/{node}/events", events)
-    app.router.add_get("/api/series", series)
-    app.router.add_post("/api/nodes/{node}/commands", command)
+        return await client.send(node_, what, args, plugin=plugin, timeout_s=timeout_s)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise bad_request(f"{where}: {first['msg']}") from None
+
+
+async def command(request: web.Request) -> web.Response:
+    node_ = path_name(request, "node")
+    body = await json_object(request, {"command", "args", "plugin", "timeout_s"})
+    what = body.get("command")
+    if not isinstance(what, str) or not _matches(COMMAND_NAME_PATTERN, what):
+        raise bad_request(f"command: {str(what)[:64]!r} is not a command name (like buzzer.beep)")
+    args = body.get("args", {})
+    if not isinstance(args, dict):
+        raise bad_request("args: must be a JSON object")
+    plugin = body.get("plugin")
+    if plugin is not None and (not isinstance(plugin, str) or not _matches(NAME, plugin)):
+        raise bad_request(f"plugin: {str(plugin)[:64]!r} is not a plugin name")
+    timeout = body.get("timeout_s", 5.0)
+    if (
+        not isinstance(timeout, int | float)
+        or isinstance(timeout, bool)
+        or not 0.1 <= timeout <= 60
+    ):
+        raise bad_request("timeout_s: a number of seconds from 0.1 to 60")
+    result = await send(request, node_, what, args, plugin=plugin, timeout_s=float(timeout))
+    return result_reply(result)
+
+
+async def restart_plugin(request: web.Request) -> web.Response:
+    node_ = path_name(request, "node")
+    plugin = path_name(request, "plugin")
+    return result_reply(await send(request, node_, RESTART, {"plugin": plugin}))
+
+
+def _matches(pattern: str, value: str) -> bool:
+    return re.fullmatch(pattern, value) is not None
+
+
+# -- the simulated display ---------------------------------------------------------------
+
+
+def rescale(image: bytes, scale: int) -> bytes:
+    """The node's 1-bit PNG, each pixel `scale` x `scale`. Raises png.Error if it is not
+    a PNG."""
+    if scale == 1:
+        return image
+    _w, _h, rows, _info = png.Reader(bytes=image).read()
+    return to_png([[bool(p) for p in row] for row in rows], scale)
+
+
+async def display_png(request: web.Request) -> web.Response:
+    node_ = path_name(request, "node")
+    scale = whole(request, "scale", 1, 1, MAX_SCALE)
+    hub = queries(request)
+    try:
+        await asyncio.to_thread(hub.known, node_)
+    except NotFound as exc:
+        raise error(web.HTTPNotFound, exc.message) from None
+    result = await send(request, node_, SIM_DISPLAY, {}, timeout_s=DISPLAY_TIMEOUT_S)
+    if result.error is not None:
+        code, message = result.error.code, result.error.message
+        if code == "offline":
+            raise error(web.HTTPServiceUnavailable, f"node: {message}")
+        if code == "timeout":
+            raise error(web.HTTPGatewayTimeout, f"node: {message}")
+        if code in ("unavailable", "unknown-command"):
+            raise error(web.HTTPNotFound, f"node: {node_} has no simulated display ({message})")
+        raise error(web.HTTPBadGateway, f"node: {node_} answered {code}: {message}")
+    encoded = result.result.get("png")
+    try:
+        if not isinstance(encoded, str):
+            raise ValueError("no png in the answer")
+        image = await asyncio.to_thread(rescale, base64.b64decode(encoded, validate=True), scale)
+    except (ValueError, binascii.Error, png.Error) as exc:
+        raise error(web.HTTPBadGateway, f"node: {node_} sent no PNG: {exc}") from None
+    return web.Response(body=image, content_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+# -- the table ---------------------------------------------------------------------------
+
+_NODE = Param("node", "path", {"type": "string", "pattern": NAME}, "a node's name")
+_PLUGIN = Param("plugin", "path", {"type": "string", "pattern": NAME}, "a plugin's name")
+_LIMIT = Param(
+    "limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 100},
+    "rows at most",
+)  # fmt: skip
+_BEFORE = Param(
+    "before", "query", {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
+    "page on: rows with a smaller seq (the previous page's next_before)",
+)  # fmt: skip
+_BAD = Answer("a parameter is malformed or out of range (the message names it)")
+_NO_NODE = Answer("no node of that name has reported to this hub")
+_RESULT = Answer("the node's answer (ok true or false)", CommandResult)
+_COMMAND_ANSWERS = {
+    200: _RESULT,
+    400: _BAD,
+    503: Answer("the node is offline: not sent", CommandResult),
+    504: Answer("no answer in time", CommandResult),
+}
+_NUMBER = {"type": "number"}
+COMMAND_BODY: Final = {
+    "type": "object",
+    "properties": {
+        "command": {"type": "string", "pattern": COMMAND_NAME_PATTERN},
+        "args": {
+            "type": "object",
+            "additionalProperties": {"type": ["boolean", "integer", "number", "string"]},
+        },
+        "plugin": {"type": ["string", "null"], "pattern": NAME},
+        "timeout_s": {"type": "number", "minimum": 0.1, "maximum": 60, "default": 5},
+    },
+    "required": ["command"],
+    "additionalProperties": False,
+}
+LOGIN_BODY: Final = {
+    "type": "object",
+    "properties": {"token": {"type": "string", "minLength": 1, "maxLength": 1024}},
+    "required": ["token"],
+    "additionalProperties": False,
+}
+_SSE = Answer(
+    "Server-Sent Events: hello, status, health, readings, log, event, plugins, reset (docs/api.md)",
+    {"type": "string"},
+    "text/event-stream",
+)
+
+ROUTES: Final[tuple[Route, ...]] = (
+    Route("GET", "/api/health", health, "the hub is up", {200: Answer("up", HealthAnswer)},
+          access="open", tag="meta"),
+    Route("GET", "/api/openapi.json", openapi_json, "this document",
+          {200: Answer("OpenAPI 3.1", {"type": "object"})}, access="open", tag="meta"),
+    Route("GET", "/api/session", session, "who the caller is to this hub",
+          {200: Answer("the caller's session", SessionAnswer)}, access="open", tag="auth"),
+    Route("POST", "/api/login", login, "log in with the token: sets the session cookie",
+          {200: Answer("logged in (Set-Cookie: harvester_session, HttpOnly, SameSite=Strict)",
+                       LoginAnswer, headers={"Set-Cookie": "the session cookie"}),
+           400: _BAD,
+           413: Answer("the body is larger than 16 KiB"),
+           429: Answer("too many failed logins from this address",
+                       headers={"Retry-After": "seconds"})},
+          body=LOGIN_BODY, access="login", tag="auth"),
+    Route("POST", "/api/logout", logout, "drop the session and its cookie",
+          {200: Answer("logged out", LogoutAnswer)}, access="write", tag="auth"),
+    Route("GET", "/api/nodes", nodes, "every node with its newest health",
+          {200: Answer("the nodes", NodeList)}),
+    Route("GET", "/api/nodes/{node}", node, "a node's status, newest health and plugins",
+          {200: Answer("the node", NodeDetail), 400: _BAD, 404: _NO_NODE}, (_NODE,)),
+    Route("GET", "/api/nodes/{node}/plugins", node_plugins, "a node's plugins",
+          {200: Answer("the plugins", PluginList), 400: _BAD, 404: _NO_NODE}, (_NODE,)),
+    Route("GET", "/api/nodes/{node}/latest", latest, "the newest value of each metric",
+          {200: Answer("the values", LatestList), 400: _BAD, 404: _NO_NODE}, (_NODE,)),
+    Route("GET", "/api/nodes/{node}/health", node_health, "health reports, newest first",
+          {200: Answer("the reports", HealthList), 400: _BAD, 404: _NO_NODE},
+          (_NODE, Param("since", "query", _NUMBER, "Unix seconds: reports from then on"),
+           _LIMIT)),
+    Route("GET", "/api/nodes/{node}/logs", logs, "log lines at a level or above, newest first",
+          {200: Answer("a page of lines", LogPage), 400: _BAD, 404: _NO_NODE},
+          (_NODE, Param("level", "query",
+                        {"type": "string", "enum": ["trace", "debug", "info", "warn", "error"]},
+                        "the lowest level shown"), _BEFORE, _LIMIT)),
+    Route("GET", "/api/nodes/{node}/events", events, "plugin state changes, newest first",
+          {200: Answer("the events", EventList), 400: _BAD, 404: _NO_NODE},
+          (_NODE, Param("plugin", "query", {"type": "string", "pattern": NAME},
+                        "only this plugin's"), _BEFORE, _LIMIT)),
+    Route("GET", "/api/nodes/{node}/display.png", display_png,
+          "the node's simulated SSD1306 panel as a PNG (asks the node: sim.display)",
+          {200: Answer("the panel, 128x64 times scale", {"type": "string"}, "image/png",
+                       headers={"Cache-Control": "no-store"}),
+           400: _BAD,
+           404: Answer("no such node, or it has no simulated display"),
+           502: Answer("the node's answer was not a PNG"),
+           503: Answer("the node is offline"),
+           504: Answer("the node did not answer in time")},
+          (_NODE, Param("scale", "query",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_SCALE, "default": 1},
+                        "pixels per panel pixel"))),
+    Route("GET", "/api/series", series, "one metric in buckets over a time range",
+          {200: Answer("the buckets holding data", Series), 400: _BAD},
+          (Param("node", "query", {"type": "string", "pattern": NAME}, "the node", True),
+           Param("plugin", "query", {"type": "string", "pattern": NAME}, "the plugin", True),
+           Param("metric", "query", {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,47}$"},
+                 "the metric", True),
+           Param("start", "query", _NUMBER, "Unix seconds (default: end - 3600)"),
+           Param("end", "query", _NUMBER, "Unix seconds (default: now)"),
+           Param("resolution", "query", {"type": "number", "minimum": 1, "default": 60},
+                 f"bucket width in seconds; at most {MAX_POINTS} buckets"))),
+    Route("GET", "/api/stream", stream.stream, "live events (Server-Sent Events)",
+          {200: _SSE, 400: _BAD},
+          (Param("after", "query", {"type": "string", "maxLength": 64},
+                 "resume after this event id (as the Last-Event-ID header)"),
+           Param("Last-Event-ID", "header", {"type": "string"},
+                 "resume after this event id (sent by EventSource on reconnect)"))),
+    Route("POST", "/api/nodes/{node}/commands", command, "send a command to a node",
+          _COMMAND_ANSWERS, (_NODE,), body=COMMAND_BODY, access="write", tag="commands"),
+    Route("POST", "/api/nodes/{node}/plugins/{plugin}/restart", restart_plugin,
+          "restart a plugin (the plugin.restart command)", _COMMAND_ANSWERS,
+          (_NODE, _PLUGIN), access="write", tag="commands"),
+)  # fmt: skip
+
+
+def load_auth(mesh: MeshNode) -> Auth:
+    settings = mesh.config.hub_settings.web
+    token: str | None = None
+    if settings.token_file is not None:
+        try:
+            token = load_token(settings.token_file)
+        except SecretsError as exc:
+            log.error("web: writes are off: %s", exc)
+    return Auth(token, read_access=settings.read_access, session_hours=settings.session_hours)
+
+
+def hub_app(
+    mesh: MeshNode, *, ui: Callable[[web.Application], None] | None = None
+) -> web.Application:
+    """The hub's web application: /api/..., /metrics, and whatever `ui(app)` adds (the UI's
+    `/` and `/ui/...` routes): auth_middleware guards those paths too (read access,
+    cross-site), and the security headers and compression apply to them."""
+    app = web.Application(
+        middlewares=[headers.compression, json_errors, auth_middleware], client_max_size=MAX_BODY
+    )
+    app[MESH] = mesh
+    app[AUTH] = load_auth(mesh)
+    headers.install(app)
+    assert mesh.node is not None and mesh.live is not None
+    stream.install(app, mesh)
+    for route in ROUTES:
+        if route.handler is stream.stream:
+            continue  # stream.install added it
+        if route.method == "GET":
+            app.router.add_get(route.path, route.handler)  # and HEAD
+        else:
+            app.router.add_route(route.method, route.path, route.handler)
+    app[OPENAPI] = json.dumps(document(ROUTES, version=api_version())).encode()
     app[REGISTRY] = node_registry(mesh.node, mesh.stats_providers())
     app.router.add_get("/metrics", handle_metrics)
+    if ui is not None:
+        ui(app)
     return app

@@ -21,7 +21,7 @@ from harvester.config import NodeConfig
 from harvester.config.mesh import BrokerAddress, HistoryConfig, HubConfig, MeshConfig
 from harvester.constants import LogLevel
 from harvester.mesh import topics
-from harvester.mesh.collector import Collector
+from harvester.mesh.collector import Collector, LiveItems
 from harvester.mesh.history import History
 from harvester.mesh.payloads import (
     LogBatch,
@@ -69,6 +69,7 @@ async def collecting(
     broker: MosquittoProcess,
     busy_timeout_s: float = 5.0,
     history_config: HistoryConfig | None = None,
+    on_stored: Callable[[LiveItems], None] | None = None,
 ) -> AsyncIterator[Collector]:
     """A collector and its history on tmp_path's file, subscribed before it is handed over."""
     config = hub_config(tmp_path, broker.port)
@@ -80,7 +81,7 @@ async def collecting(
         tmp_path / "history.db", config.hub_settings.history, busy_timeout_s=busy_timeout_s
     )
     try:
-        async with Collector(config, history, credentials=None) as c:
+        async with Collector(config, history, credentials=None, on_stored=on_stored) as c:
             await asyncio.wait_for(c.subscribed.wait(), 10)
             yield c
     finally:
@@ -114,6 +115,21 @@ async def test_telemetry_is_stored_once_across_duplicates_and_a_hub_restart(
         await collector.wait_for(stored("pi4", [1, 2, 3, 4, 5]))
         assert collector.history.counts()["readings"] == 5
         assert [p.value for p in collector.history.latest("pi4")] == [25.0]
+
+
+async def test_the_live_feed_gets_each_stored_item_once_after_its_commit(
+    tmp_path: Path, mosquitto: MosquittoProcess
+) -> None:
+    live: LiveItems = []
+    async with (
+        collecting(tmp_path, mosquitto, on_stored=live.extend) as collector,
+        spoke(mosquitto) as pi4,
+    ):
+        await pi4.publish(topics.readings("pi4"), batch([1, 2]), qos=1)
+        await pi4.publish(topics.readings("pi4"), batch([2, 3, 3]), qos=1)
+        await pi4.publish(topics.readings("pi4"), batch([1, 2, 3, 4]), qos=1)
+        await collector.wait_for(stored("pi4", [1, 2, 3, 4]))
+    assert [data["seq"] for kind, data in live if kind == "readings"] == [1, 2, 3, 4]
 
 
 async def test_bad_messages_are_dropped_with_a_log_line_and_the_next_one_is_stored(

@@ -153,7 +153,8 @@ async def test_a_component_exporting_nothing_drivable_is_refused(plugin_dir: Pat
     async with running(config) as node:
         event = await node.wait_for(state_is("quarantined"))
     assert event.reason == (
-        "exports none of harvester:plugin/actuator@1.2.0, harvester:plugin/sensor@1.2.0:"
+        "exports none of harvester:plugin/actuator@1.2.0, harvester:plugin/http-handler@1.2.0,"
+        " harvester:plugin/sensor@1.2.0:"
         " nothing the host can drive"
     )
 

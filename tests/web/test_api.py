@@ -1,66 +1,22 @@
 """The hub's JSON API on a real hub (in this process: embedded broker child, collector,
-history; only the native monitor, no WASM) and a real spoke beside it."""
+history; only the native monitor, no WASM) and a real spoke beside it (tests/web/conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 import time
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
-from harvester.config import NodeConfig
-from harvester.config.mesh import (
-    BrokerAddress,
-    EmbeddedBroker,
-    HubConfig,
-    MeshConfig,
-    WebConfig,
-)
-from harvester.config.secrets import write_private
-from harvester.mesh.service import MeshNode
-from harvester.web.server import node_web
-from tests.mesh.brokers import free_port
+from harvester.web.headers import CSP, SECURITY
+from tests.web.hubs import TOKEN, Fleet
 
 # The hub fixture runs in the session's loop (the project's fixture loop scope): so must
 # the tests that talk to it.
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-TOKEN = "t0ken-for-the-api-test-0123456789"
-
-
-@pytest.fixture(scope="module")
-async def hub_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    tmp_path = tmp_path_factory.mktemp("api")
-    broker_port, web_port = free_port(), free_port()
-    token_file = tmp_path / "token.toml"
-    write_private(token_file, f'token = "{TOKEN}"\n')
-    native = {"monitor": True, "monitor_interval_s": 0.2}
-    hub = NodeConfig(
-        name="revpi",
-        role="hub",
-        state_dir=tmp_path / "state",
-        native=native,
-        mesh=MeshConfig(keepalive_s=2),
-        hub=HubConfig(
-            embedded=EmbeddedBroker(port=broker_port),
-            web=WebConfig(port=web_port, token_file=token_file),
-            home_assistant=False,
-        ),
-    )
-    spoke = NodeConfig(
-        name="pizero",
-        state_dir=tmp_path / "state",
-        native=native,
-        mesh=MeshConfig(broker=BrokerAddress(port=broker_port), keepalive_s=2),
-    )
-    async with MeshNode(hub) as mesh, node_web(mesh) as urls, MeshNode(spoke):
-        assert mesh.collector is not None
-        await mesh.collector.wait_for(
-            lambda h: any(r.node == "pizero" for r in h.latest()), timeout=30
-        )
-        yield urls["web API"].removesuffix("/api/nodes")
 
 
 async def get(url: str) -> tuple[int, dict]:  # type: ignore[type-arg]
@@ -154,3 +110,129 @@ async def test_a_command_to_an_offline_node_fails_fast(hub_url: str) -> None:
     )
     assert status == 503 and result["error"]["code"] == "offline"
     assert asyncio.get_running_loop().time() - started < 1.0
+
+
+async def test_nodes_carry_their_newest_health(web_fleet: Fleet) -> None:
+    assert web_fleet.hub.collector is not None
+    await web_fleet.hub.collector.wait_for(lambda h: "pizero" in h.latest_health())
+    status, body = await get(f"{web_fleet.url}/api/nodes")
+    pizero = next(n for n in body["nodes"] if n["name"] == "pizero")
+    assert isinstance(pizero["health_at"], float)
+    assert pizero["health"]["plugins_total"] >= 1
+    status, body = await get(f"{web_fleet.url}/api/nodes/pizero")
+    assert status == 200 and body["node"]["health"] is not None
+
+
+async def test_a_nodes_plugins(web_fleet: Fleet) -> None:
+    assert web_fleet.hub.collector is not None
+    await web_fleet.hub.collector.wait_for(lambda h: h.plugins("pizero") is not None)
+    status, body = await get(f"{web_fleet.url}/api/nodes/pizero/plugins")
+    assert status == 200 and body["node"] == "pizero"
+    assert body["plugins"] == (await get(f"{web_fleet.url}/api/nodes/pizero"))[1]["plugins"]
+    assert (await get(f"{web_fleet.url}/api/nodes/attic/plugins"))[0] == 404
+
+
+@pytest.mark.parametrize(
+    "path,message",
+    [
+        ("/api/nodes/pizero/logs?limit=5&limit=6", "limit: given 2 times"),
+        ("/api/nodes/pizero/logs?limit=99999999999999999999999999", "limit"),
+        ("/api/nodes/pizero/logs?limit=%C2%B2", "limit"),  # '²' is a digit to str.isdigit
+        ("/api/nodes/pizero/logs?before=-1", "before"),
+        ("/api/nodes/pizero/health?since=nan", "since: must be finite"),
+        ("/api/nodes/pizero/health?since=1e999", "since: must be finite"),
+        ("/api/series?node=pizero&plugin=x&metric=y&start=-1e308&end=1e308", "resolution"),
+        ("/api/series?node=pizero&plugin=x&metric=y&start=5&end=5", "start: must be before"),
+        ("/api/series?node=pizero%0A&plugin=x&metric=y", "node"),
+        ("/api/nodes/pizero%0A/latest", "not a node name"),
+        ("/api/nodes/pizero/display.png?scale=9", "scale"),
+        ("/api/stream?after=" + "1" * 65, "after"),
+    ],
+)
+async def test_odd_inputs_are_400s_not_500s(hub_url: str, path: str, message: str) -> None:
+    status, body = await get(hub_url + path)
+    assert status == 400 and message in body["error"], body
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"command": "buzzer.beep", "args": {"x": NaN}}', b"[" * 5000 + b"]" * 5000, b"\xff"],
+)
+async def test_odd_bodies_are_400s(hub_url: str, raw: bytes) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{hub_url}/api/nodes/pizero/commands", data=raw, headers=headers) as reply,
+    ):
+        assert reply.status == 400, await reply.text()
+
+
+async def test_a_body_over_16_kib_is_a_413(hub_url: str) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    body = {"command": "buzzer.beep", "args": {"x": "y" * 20_000}}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{hub_url}/api/nodes/pizero/commands", json=body, headers=headers) as reply,
+    ):
+        assert reply.status == 413
+
+
+async def test_a_wrong_method_is_a_json_405_once_authorised(hub_url: str) -> None:
+    url, bearer = f"{hub_url}/api/nodes", {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.delete(url) as reply:  # an unsafe method: a write, first of all
+            assert reply.status == 401
+        async with session.delete(url, headers=bearer) as reply:
+            assert reply.status == 405 and "error" in await reply.json()
+
+
+async def test_restart_is_the_plugin_restart_command(hub_url: str) -> None:
+    status, result = await post(f"{hub_url}/api/nodes/pizero/plugins/nothing/restart", None)
+    assert status == 200 and result["command"] == "plugin.restart"
+    assert result["ok"] is False and result["error"]["code"] == "unavailable"
+    assert "nothing" in result["error"]["message"]
+    assert (await post(f"{hub_url}/api/nodes/pizero/plugins/nothing/restart", None, None))[0] == 401
+
+
+async def test_large_json_is_gzipped_small_is_not(hub_url: str) -> None:
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        async with session.get(
+            f"{hub_url}/api/openapi.json", headers={"Accept-Encoding": "gzip"}
+        ) as reply:
+            assert reply.headers["Content-Encoding"] == "gzip"
+            assert "Accept-Encoding" in reply.headers["Vary"]
+            doc = json.loads(gzip.decompress(await reply.read()))
+            assert doc["openapi"] == "3.1.0"
+        async with session.get(
+            f"{hub_url}/api/health", headers={"Accept-Encoding": "gzip"}
+        ) as reply:
+            assert "Content-Encoding" not in reply.headers
+        async with session.get(
+            f"{hub_url}/api/openapi.json", headers={"Accept-Encoding": "identity"}
+        ) as reply:
+            assert "Content-Encoding" not in reply.headers
+
+
+@pytest.mark.parametrize("path", ["/api/health", "/api/nodes/attic", "/nowhere", "/metrics"])
+async def test_every_answer_has_the_security_headers(hub_url: str, path: str) -> None:
+    async with aiohttp.ClientSession() as session, session.get(hub_url + path) as reply:
+        for name, value in SECURITY.items():
+            assert reply.headers[name] == value, (path, name)
+        assert "Content-Security-Policy" not in reply.headers  # JSON, not a page
+
+
+async def test_the_csp_allows_no_inline_script_or_style() -> None:
+    directives = dict(d.strip().split(" ", 1) for d in CSP.split(";"))
+    assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+
+
+async def test_the_plugins_hub_data_answers_as_the_api_does(web_fleet: Fleet) -> None:
+    provider = web_fleet.hub.hub_data
+    assert provider is not None
+    status, body = await get(f"{web_fleet.url}/api/nodes/pizero/plugins")
+    assert status == 200
+    detail = json.loads(await asyncio.to_thread(provider.node, "pizero"))
+    assert detail["plugins"] == body["plugins"] and detail["node"]["name"] == "pizero"
+    latest = json.loads(await asyncio.to_thread(provider.latest, "pizero"))
+    assert {r["metric"] for r in latest["latest"]} >= {"cpu_usage", "uptime"}

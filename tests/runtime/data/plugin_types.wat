@@ -1,4 +1,4 @@
-;; The WIT types Harvester's plugins import and export (wit/*.wit, harvester:plugin@1.1.0)
+;; The WIT types Harvester's plugins import and export (wit/*.wit, harvester:plugin@1.2.0)
 ;; as a component the test suite can load without componentize-py. tests/runtime/
 ;; test_fastcall.py reads its function types; one wasm-marked test there checks that every
 ;; harvester:plugin interface below equals the real bme680 and dht22 builds', so this file
@@ -25,7 +25,7 @@
       (case "not-granted" string)
       (case "other" string)))
     (export "hal-error" (type (eq $he)))))
-  (import "harvester:plugin/types@1.1.0" (instance $types (type $types-ty)))
+  (import "harvester:plugin/types@1.2.0" (instance $types (type $types-ty)))
   (alias export $types "hal-error" (type $hal-error))
 
   ;; --- harvester:plugin/i2c --------------------------------------------------------------
@@ -39,7 +39,7 @@
     (type $f (func (param "bus" u32) (param "address" $address) (param "data" $bytes)
                    (param "read-len" u32) (result $r)))
     (export "transfer" (func (type $f)))))
-  (import "harvester:plugin/i2c@1.1.0" (instance $i2c (type $i2c-ty)))
+  (import "harvester:plugin/i2c@1.2.0" (instance $i2c (type $i2c-ty)))
 
   ;; --- harvester:plugin/gpio-provider ----------------------------------------------------
   (type $gpio-ty (instance
@@ -56,7 +56,7 @@
     (type $r-unit (result (error $he-e)))
     (type $f-write (func (param "pin" u8) (param "high" bool) (result $r-unit)))
     (export "write-pin" (func (type $f-write)))))
-  (import "harvester:plugin/gpio-provider@1.1.0" (instance (type $gpio-ty)))
+  (import "harvester:plugin/gpio-provider@1.2.0" (instance (type $gpio-ty)))
 
   ;; --- harvester:plugin/log and clock ----------------------------------------------------
   (type $log-ty (instance
@@ -64,13 +64,13 @@
     (export "level" (type $level-e (eq $level)))
     (type $f (func (param "level" $level-e) (param "message" string)))
     (export "log" (func (type $f)))))
-  (import "harvester:plugin/log@1.1.0" (instance (type $log-ty)))
+  (import "harvester:plugin/log@1.2.0" (instance (type $log-ty)))
   (type $clock-ty (instance
     (type $f-now (func (result u64)))
     (export "now-ms" (func (type $f-now)))
     (type $f-sleep (func (param "ms" u32)))
     (export "sleep-ms" (func (type $f-sleep)))))
-  (import "harvester:plugin/clock@1.1.0" (instance (type $clock-ty)))
+  (import "harvester:plugin/clock@1.2.0" (instance (type $clock-ty)))
 
   ;; --- harvester:plugin/sensor (a plugin exports it; imported here for its types) --------
   (type $sensor-ty (instance
@@ -107,7 +107,7 @@
     (type $r-poll (result $readings (error $se-e)))
     (type $f-poll (func (result $r-poll)))
     (export "poll" (func (type $f-poll)))))
-  (import "harvester:plugin/sensor@1.1.0" (instance (type $sensor-ty)))
+  (import "harvester:plugin/sensor@1.2.0" (instance (type $sensor-ty)))
 
   ;; --- shapes our plugins meet only in WASI's types --------------------------------------
   ;; wasi:filesystem's read-directory-entry (an option of a record in a result) and
