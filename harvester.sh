@@ -36,27 +36,39 @@ setup() {
   fi
 }
 
-# Debian packages the tests use as real parts (brokers, network namespaces). Installed when
-# missing and we are root; otherwise say plainly which are missing: the tests that need
-# them then fail naming what is absent.
-TEST_DEBS=(mosquitto iproute2)
-TEST_BINS=(/usr/sbin/mosquitto /usr/sbin/ip)
+# Debian packages the tests use as real parts (brokers, network namespaces, the browser the
+# dashboard's tests drive, npm for the dashboard's uPlot). Installed when missing and we are
+# root, one by one so a failure names its package; whatever is still missing is said
+# plainly: the tests that need it then fail naming what is absent.
+TEST_DEBS=(mosquitto iproute2 chromium nodejs npm)
+TEST_BINS=(/usr/sbin/mosquitto /usr/sbin/ip /usr/bin/chromium node npm)
+
+missing_packages() {
+  local i
+  for i in "${!TEST_DEBS[@]}"; do
+    command -v "${TEST_BINS[$i]}" >/dev/null 2>&1 || echo "${TEST_DEBS[$i]}"
+  done
+}
 
 system_packages() {
-  local missing=() i
-  for i in "${!TEST_DEBS[@]}"; do
-    [ -x "${TEST_BINS[$i]}" ] || missing+=("${TEST_DEBS[$i]}")
-  done
+  local missing=() failed=() deb
+  mapfile -t missing < <(missing_packages)
   [ ${#missing[@]} -eq 0 ] && return
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "harvester: installing Debian packages: ${missing[*]}" >&2
-    if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; then
-      # The package starts its own mosquitto on :1883; the tests start theirs on free ports.
+    apt-get update -qq || true
+    for deb in "${missing[@]}"; do
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" >/dev/null || failed+=("$deb")
+    done
+    # The package starts its own mosquitto on :1883; the tests start theirs on free ports.
+    if [[ " ${missing[*]} " == *" mosquitto "* ]]; then
       systemctl disable --now mosquitto >/dev/null 2>&1 || pkill -x mosquitto || true
-      return
     fi
+    mapfile -t missing < <(missing_packages)
+    [ ${#missing[@]} -eq 0 ] && return
+    echo "harvester: apt-get could not install: ${failed[*]:-${missing[*]}}" >&2
   fi
-  echo "harvester: could not install ${missing[*]} (needs root and apt-get);" \
+  echo "harvester: missing Debian packages: ${missing[*]} (installing needs root and apt-get);" \
        "the tests that use them will fail saying so" >&2
 }
 

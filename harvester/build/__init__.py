@@ -5,6 +5,7 @@ from harvester.build.componentize import componentize_py_version
 from harvester.build.contract import sdk_dir, wit_dir
 from harvester.build.errors import BuildError, ComponentizeError, ManifestError, ToolMissing
 from harvester.build.manifest import PluginManifest, find_plugins, load_manifest, plugin_folders
+from harvester.build.npm import NpmError
 from harvester.build.requirements import RequirementsError
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "BuildResult",
     "ComponentizeError",
     "ManifestError",
+    "NpmError",
     "PluginManifest",
     "RequirementsError",
     "ToolMissing",

@@ -2,7 +2,8 @@
 
 The hash covers everything that ends up in the component: the plugin's files, the SDK,
 the WIT contract and the plugin's own WIT folders, the world and module names, the
-third-party requirements' pins and the componentize-py version. An unchanged plugin is
+third-party requirements' pins, the npm lock file (package-lock.json, a .json file of the
+plugin) and the componentize-py version. An unchanged plugin is
 copied from the cache in milliseconds instead of rebuilt (~12 s).
 """
 
@@ -21,14 +22,16 @@ from harvester.build import contract
 from harvester.build.componentize import componentize, componentize_py_version
 from harvester.build.errors import BuildError, ManifestError
 from harvester.build.manifest import MANIFEST_NAME, PluginManifest, load_manifest
+from harvester.build.npm import NODE_MODULES, has_npm_packages, install_node_modules
 from harvester.build.requirements import install_requirements
 
 # Not part of a component: bytecode, build output, and HAL recordings that tests replay
-# (plugins/bme680/recordings), which change without the plugin changing.
-_SKIP_DIRS = {"__pycache__", "build", ".pytest_cache", "recordings"}
+# (plugins/bme680/recordings), which change without the plugin changing; and a developer's
+# node_modules, which the lock file (hashed) stands for and the build installs itself.
+_SKIP_DIRS = {"__pycache__", "build", ".pytest_cache", "recordings", NODE_MODULES}
 # Data files a plugin reads while it is imported (at build time, see plugins/sdk/README.md)
-# end up in the component as much as its code does.
-_PLUGIN_FILES = (".py", ".toml", ".bin", ".json", ".txt")
+# end up in the component as much as its code does: a web plugin's pages and scripts too.
+_PLUGIN_FILES = (".py", ".toml", ".bin", ".json", ".txt", ".js", ".css", ".html", ".svg")
 
 
 @dataclass(frozen=True)
@@ -101,18 +104,23 @@ def content_hash(
 def _build_into_cache(
     plugin_dir: Path, manifest: PluginManifest, cached_file: Path, *, wit: Path, sdk: Path
 ) -> None:
-    """Install the plugin's requirements (cached), run componentize-py on staged copies of
-    the plugin and the SDK (the guest writes bytecode into its Python path, which may be a
-    read-only install), then move the component into the cache under its final name, so a
-    failed build leaves nothing.
+    """Install the plugin's requirements and npm packages (cached), run componentize-py on
+    staged copies of the plugin (with its node_modules) and the SDK (the guest writes
+    bytecode into its Python path, which may be a read-only install), then move the
+    component into the cache under its final name, so a failed build leaves nothing.
 
     Raises BuildError when the sources cannot be copied, RequirementsError when pip fails,
-    and what `componentize` raises.
+    NpmError when npm does, and what `componentize` raises.
     """
     deps = (
         [install_requirements(manifest.name, manifest.requirements, cached_file.parent)]
         if manifest.requirements
         else []
+    )
+    node_modules = (
+        install_node_modules(manifest.name, plugin_dir, cached_file.parent)
+        if has_npm_packages(plugin_dir)
+        else None
     )
     cached_file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=cached_file.parent, suffix=".wasm.tmp")
@@ -122,6 +130,8 @@ def _build_into_cache(
         with tempfile.TemporaryDirectory(prefix="harvester-build-") as staging:
             try:
                 plugin_copy = shutil.copytree(plugin_dir, Path(staging) / "plugin", ignore=skip)
+                if node_modules is not None:  # where the plugin reads it: beside its code
+                    shutil.copytree(node_modules, plugin_copy / NODE_MODULES)
                 sdk_copy = shutil.copytree(sdk, Path(staging) / "sdk", ignore=skip)
                 # Staged too: the cached install is shared by concurrent builds.
                 deps_copies = [
