@@ -79,7 +79,8 @@ async def test_the_pizero_runs_only_the_native_monitor() -> None:
 
 async def test_the_hub_reports_its_health(plugin_dir: Path) -> None:
     config = load_node_config(EXAMPLES / "revpi.toml")
-    assert config.role == "hub" and [p.name for p in config.plugins] == ["revpi-monitor"]
+    assert config.role == "hub"
+    assert [p.name for p in config.plugins] == ["revpi-monitor", "dashboard"]
     config = config.model_copy(update={"plugin_dir": plugin_dir, "cache_dir": ARTIFACTS})
     seen: list[ReadingsEvent] = []
     stop = asyncio.Event()
