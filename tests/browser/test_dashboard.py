@@ -237,7 +237,7 @@ def test_a_trapped_dashboard_restarts_and_the_open_page_recovers(page: Any, api:
 def test_screenshots_and_no_horizontal_scroll_at_phone_width(page: Any) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(DOCS / "dashboard-desktop.png"))
+    page.screenshot(path=str(DOCS / "dashboard-desktop.png"), full_page=True)  # every section
     page.set_viewport_size({"width": 375, "height": 812})
     page.wait_for_function("() => document.documentElement.clientWidth === 375")
     widths = page.evaluate(
