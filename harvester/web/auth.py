@@ -3,7 +3,7 @@
 - Writes (every POST/PUT/PATCH/DELETE under /api except /api/login) need the bearer token,
   or the login session cookie AND its CSRF token in `X-CSRF-Token`.
 - Reads are open, or with `read_access = "token"` need the bearer or the session cookie:
-  every GET under /api except OPEN_PATHS, and the UI pages (`/`, `/ui/...`).
+  every GET under /api except OPEN_PATHS, /metrics, and the UI pages (`/`, `/ui/...`).
 - Anything cross-site is refused 403 before credentials are looked at: an unsafe method
   whose `Origin` is not this server's, or a request marked `Sec-Fetch-Site: cross-site`
   (except a GET of a UI page: a link to the dashboard from elsewhere still opens it).
@@ -29,6 +29,7 @@ from harvester.web.params import error
 
 COOKIE: Final = "harvester_session"
 CSRF_HEADER: Final = "X-CSRF-Token"
+METRICS_PATH: Final = "/metrics"
 OPEN_PATHS: Final = frozenset({"/api/health", "/api/openapi.json", "/api/session", "/api/login"})
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_SESSIONS: Final = 256
@@ -196,11 +197,13 @@ AUTH: web.AppKey[Auth] = web.AppKey("auth", Auth)
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The rules above for /api/... and the UI paths (whichever routes serve them); other
-    paths (/metrics) are left as they are."""
+    """The rules above for /api/..., /metrics and the UI paths (whichever routes serve
+    them); other paths are left as they are."""
     path = request.path
     api, ui = path == "/api" or path.startswith("/api/"), is_ui_path(path)
-    if not api and not ui:
+    # /metrics is a read like any other: with read_access = "token", Prometheus sends the
+    # bearer token (its scrape config's `authorization`).
+    if not api and not ui and path != METRICS_PATH:
         return await handler(request)
     why = cross_site(request)
     if why is not None:

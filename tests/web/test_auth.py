@@ -40,14 +40,16 @@ async def status_of(session: aiohttp.ClientSession, method: str, url: str, **kwa
         return reply.status
 
 
-@pytest.mark.parametrize("path", ["/api/nodes", "/api/nodes/revpi/latest", "/", "/ui/app.js"])
+@pytest.mark.parametrize(
+    "path", ["/api/nodes", "/api/nodes/revpi/latest", "/metrics", "/", "/ui/app.js"]
+)
 async def test_token_reads_refuse_anonymous_and_wrong_tokens(locked: Fleet, path: str) -> None:
     async with aiohttp.ClientSession() as session:
         assert await status_of(session, "GET", locked.url + path) == 401
         wrong = {"Authorization": "Bearer " + "x" * 30}
         assert await status_of(session, "GET", locked.url + path, headers=wrong) == 403
         # Past the guard: the API answers; the UI paths have no routes in this app (404).
-        expected = 200 if path.startswith("/api/") else 404
+        expected = 404 if path == "/" or path.startswith("/ui/") else 200
         assert await status_of(session, "GET", locked.url + path, headers=BEARER) == expected
 
 
