@@ -2,7 +2,7 @@
 
 Each function converts WIT values to Python, calls the plugin's HAL facade (which checks
 grants) and converts the answer back. A HalError becomes the WIT `hal-error` variant;
-`hub-data` asks the node's HubData provider instead (runtime/hub_query.py).
+`hub-data` asks the node's HubData provider instead (runtime/hub_data_import.py).
 Nothing may escape as a Python exception: wasmtime-py would keep it in a process-wide
 slot shared by every thread, so every function is wrapped, and what is not a HalError
 becomes an `other` result (`unavailable` for hub-data) and a log line. The one
@@ -42,7 +42,7 @@ from harvester.hal import HalError, PluginHal
 from harvester.runtime import fastcall
 from harvester.runtime.deadline import CallDeadline
 from harvester.runtime.hub_data import HubData
-from harvester.runtime.hub_query import HubQueries, unavailable_on_error
+from harvester.runtime.hub_data_import import HubDataImport, unavailable_on_error
 from harvester.runtime.wasi import add_wasi
 
 log = logging.getLogger("harvester.runtime")
@@ -254,6 +254,6 @@ def build_linker(
 
         if IFACE_HUB_DATA in linked:
             with root.add_instance(IFACE_HUB_DATA) as inst:
-                for name, fn in HubQueries(hub_data).functions().items():
+                for name, fn in HubDataImport(hub_data).functions().items():
                     d.define(inst, IFACE_HUB_DATA, name, fn, unavailable_on_error)
     return linker

@@ -135,7 +135,8 @@ class HttpHandlerExport:
             raise error_result(self.instance.name, result)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        """Answer one request. Raises PluginFault: a trap, a timeout, or a response the
-        contract forbids (PluginContractError); after any of them the instance is dead."""
+        """Answer one request. Raises PluginFault: a trap or a timeout (the instance is
+        dead), or PluginContractError for a response the contract forbids (the call
+        finished: the runner refuses the response and keeps the instance)."""
         raw = self.instance.call(self._handle, request_record(request))
         return validate_response(self.instance.name, raw)

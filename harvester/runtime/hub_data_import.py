@@ -44,7 +44,7 @@ def _finite(what: str, value: float) -> None:
         raise HubDataError("bad-argument", f"{what} must be a finite number, got {value!r}")
 
 
-class HubQueries:
+class HubDataImport:
     """The five functions, as host_api defines them. `provider` None: this node has no
     hub data (not the hub, or its history is not open)."""
 

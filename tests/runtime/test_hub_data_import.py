@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from wasmtime.component import Variant
 
-from harvester.runtime.hub_query import HubQueries
+from harvester.runtime.hub_data_import import HubDataImport
 from tests.runtime.hub_fakes import FakeHubData
 
 
@@ -20,7 +20,7 @@ def case(answer: object) -> tuple[str, str]:
 
 def test_answers_are_the_providers_text() -> None:
     fake = FakeHubData()
-    q = HubQueries(fake)
+    q = HubDataImport(fake)
     assert q.nodes() == '{"nodes": ["pi4"]}'
     assert q.logs("pi4", "", 1000) == '{"logs": "pi4  1000"}'
     assert q.series("pi4", "dht22", "t", 0.0, 0.0, 0.5) == '{"points": []}'
@@ -28,7 +28,7 @@ def test_answers_are_the_providers_text() -> None:
 
 
 def test_a_provider_error_keeps_its_case_and_message() -> None:
-    assert case(HubQueries(FakeHubData()).node("pz")) == ("not-found", "no node 'pz'")
+    assert case(HubDataImport(FakeHubData()).node("pz")) == ("not-found", "no node 'pz'")
 
 
 @pytest.mark.parametrize(
@@ -47,20 +47,20 @@ def test_a_provider_error_keeps_its_case_and_message() -> None:
     ],
 )
 def test_bad_arguments_never_reach_the_provider(
-    call: Callable[[HubQueries], object], message: str
+    call: Callable[[HubDataImport], object], message: str
 ) -> None:
     fake = FakeHubData()
-    tag, text = case(call(HubQueries(fake)))
+    tag, text = case(call(HubDataImport(fake)))
     assert tag == "bad-argument" and message in text
     assert fake.calls == []
 
 
 def test_without_a_provider_everything_is_unavailable() -> None:
-    assert case(HubQueries(None).nodes()) == ("unavailable", "this node has no hub data")
+    assert case(HubDataImport(None).nodes()) == ("unavailable", "this node has no hub data")
 
 
 def test_an_answer_over_the_cap_is_not_handed_over() -> None:
-    tag, text = case(HubQueries(FakeHubData(huge=True)).nodes())
+    tag, text = case(HubDataImport(FakeHubData(huge=True)).nodes())
     assert tag == "unavailable" and "ask for less" in text
 
 
@@ -68,4 +68,4 @@ def test_a_host_bug_is_left_to_the_guard() -> None:
     # host_api's guard turns it into `unavailable` and a log line (tests/runtime/
     # test_http_handler.py shows that through a real component).
     with pytest.raises(RuntimeError, match="history database is gone"):
-        HubQueries(FakeHubData(broken=True)).nodes()
+        HubDataImport(FakeHubData(broken=True)).nodes()
