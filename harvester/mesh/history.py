@@ -536,9 +536,13 @@ class History:
         return [HealthRow(n, at, json.loads(metrics)) for n, at, metrics in rows]
 
     def latest_health(self) -> dict[str, HealthRow]:
-        """Every node's newest health report, by node."""
-        # SQLite takes the bare `metrics` column from the row that holds max(at).
-        rows = self._query("SELECT node, max(at), metrics FROM health GROUP BY node")
+        """Every known node's newest health report, by node."""
+        # One index seek per node: a GROUP BY over the health table would read a month
+        # of reports on every /api/nodes (~130 ms for three nodes at 30 s intervals).
+        rows = self._query(
+            "SELECT h.node, h.at, h.metrics FROM nodes AS n JOIN health AS h ON h.rowid ="
+            " (SELECT rowid FROM health WHERE node = n.name ORDER BY at DESC LIMIT 1)"
+        )
         return {n: HealthRow(n, at, json.loads(metrics)) for n, at, metrics in rows}
 
     def plugins(self, node: str) -> Plugins | None:

@@ -229,3 +229,16 @@ def test_a_failed_transaction_stores_and_counts_nothing(tmp_path: Path) -> None:
     assert history.ingest("pi4", readings([1, 2])) == 2  # not taken for duplicates
     assert history.stats()["ingest_readings_total"] == 4
     assert history.stats()["history_readings_rows"] == 4
+
+
+def test_latest_health_is_each_nodes_newest_report(history: History) -> None:
+    for node in ("pi4", "pizero"):
+        history.record_status(Status(node=node, state="online", role="spoke", at=T0))
+    for at, cpu in ((T0 + 60, 2.0), (T0 + 30, 1.0), (T0 + 90, 3.0)):  # out of order
+        history.record_health(Health(node="pi4", at=at, metrics={"cpu_usage": cpu}))
+    history.record_health(Health(node="pizero", at=T0 + 10, metrics={"cpu_usage": 9.0}))
+    latest = history.latest_health()
+    assert {n: (r.at, r.metrics["cpu_usage"]) for n, r in latest.items()} == {
+        "pi4": (T0 + 90, 3.0),
+        "pizero": (T0 + 10, 9.0),
+    }
