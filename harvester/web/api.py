@@ -63,12 +63,16 @@ from harvester.web.params import (
     path_name,
     whole,
 )
+from harvester.web.recent import Recent
 from harvester.web.routes import Answer, Param, Route
 
 log = logging.getLogger("harvester.web")
 
 MESH: web.AppKey[MeshNode] = web.AppKey("mesh", MeshNode)
 OPENAPI: web.AppKey[bytes] = web.AppKey("openapi document", bytes)
+# The nodes' displays as they answered sim.display lately (see web/recent.py).
+DISPLAYS: web.AppKey[Recent[CommandResult]] = web.AppKey("recent displays", Recent)
+DISPLAY_FRESH_S: Final = 1.0
 MAX_BODY: Final = 16 * 1024
 DISPLAY_TIMEOUT_S: Final = 5.0
 MAX_SCALE: Final = 8
@@ -347,7 +351,9 @@ async def display_png(request: web.Request) -> web.Response:
         await asyncio.to_thread(hub.known, node_)
     except NotFound as exc:
         raise error(web.HTTPNotFound, exc.message) from None
-    result = await send(request, node_, SIM_DISPLAY, {}, timeout_s=DISPLAY_TIMEOUT_S)
+    result = await request.app[DISPLAYS].get(
+        node_, lambda: send(request, node_, SIM_DISPLAY, {}, timeout_s=DISPLAY_TIMEOUT_S)
+    )
     if result.error is not None:
         code, message = result.error.code, result.error.message
         if code == "offline":
@@ -511,6 +517,7 @@ def hub_app(
     )
     app[MESH] = mesh
     app[AUTH] = load_auth(mesh)
+    app[DISPLAYS] = Recent(fresh_s=DISPLAY_FRESH_S)
     headers.install(app)
     assert mesh.node is not None and mesh.live is not None
     stream.install(app, mesh)

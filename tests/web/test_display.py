@@ -3,11 +3,14 @@ command) for what its simulated SSD1306 shows."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import png
 import pytest
 
 from harvester.hal.sim.ssd1306 import Ssd1306Sim
+from harvester.web.api import DISPLAY_FRESH_S
 from tests.web.hubs import Fleet
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -51,3 +54,16 @@ async def test_a_node_without_a_simulated_display_is_a_404(web_fleet: Fleet) -> 
     assert status == 404 and b"no simulated" in body
     status, _, body = await fetch(f"{web_fleet.url}/api/nodes/attic/display.png")
     assert status == 404 and b"attic" in body
+
+
+async def test_viewers_at_once_cost_the_node_one_command(web_fleet: Fleet) -> None:
+    assert web_fleet.spoke is not None and web_fleet.spoke.executor is not None
+    executor = web_fleet.spoke.executor
+    url = f"{web_fleet.url}/api/nodes/pizero/display.png?scale=2"
+    # Past the freshness of any earlier test's answer: this burst must send a command.
+    await asyncio.sleep(DISPLAY_FRESH_S)  # the cache's own clock: nothing to await instead
+    before = executor.executed
+    answers = await asyncio.gather(*(fetch(url) for _ in range(8)))
+    assert [status for status, _, _ in answers] == [200] * 8
+    assert len({body for _, _, body in answers}) == 1
+    assert executor.executed == before + 1
