@@ -40,19 +40,24 @@ setup() {
 # dashboard's tests drive, npm for the dashboard's uPlot). Installed when missing and we are
 # root, one by one so a failure names its package; whatever is still missing is said
 # plainly: the tests that need it then fail naming what is absent.
+# The demo needs only the build's: npm (with nodejs) fetches the dashboard's uPlot.
 TEST_DEBS=(mosquitto iproute2 chromium nodejs npm)
 TEST_BINS=(/usr/sbin/mosquitto /usr/sbin/ip /usr/bin/chromium node npm)
+BUILD_DEBS=(nodejs npm)
 
-missing_packages() {
-  local i
-  for i in "${!TEST_DEBS[@]}"; do
-    command -v "${TEST_BINS[$i]}" >/dev/null 2>&1 || echo "${TEST_DEBS[$i]}"
+missing_packages() {  # the packages among "$@" whose program is missing
+  local i deb
+  for deb in "$@"; do
+    for i in "${!TEST_DEBS[@]}"; do
+      [ "${TEST_DEBS[$i]}" = "$deb" ] || continue
+      command -v "${TEST_BINS[$i]}" >/dev/null 2>&1 || echo "$deb"
+    done
   done
 }
 
-system_packages() {
+system_packages() {  # system_packages DEB...: install the missing ones, or say which
   local missing=() failed=() deb
-  mapfile -t missing < <(missing_packages)
+  mapfile -t missing < <(missing_packages "$@")
   [ ${#missing[@]} -eq 0 ] && return
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "harvester: installing Debian packages: ${missing[*]}" >&2
@@ -64,18 +69,19 @@ system_packages() {
     if [[ " ${missing[*]} " == *" mosquitto "* ]]; then
       systemctl disable --now mosquitto >/dev/null 2>&1 || pkill -x mosquitto || true
     fi
-    mapfile -t missing < <(missing_packages)
+    mapfile -t missing < <(missing_packages "$@")
     [ ${#missing[@]} -eq 0 ] && return
     echo "harvester: apt-get could not install: ${failed[*]:-${missing[*]}}" >&2
   fi
   echo "harvester: missing Debian packages: ${missing[*]} (installing needs root and apt-get);" \
-       "the tests that use them will fail saying so" >&2
+       "what needs them (the tests, the dashboard's build) will fail saying so" >&2
 }
 
 cmd=${1:-demo}
 case "$cmd" in
   demo)
     setup
+    system_packages "${BUILD_DEBS[@]}"
     # The CLI has no paths of its own beyond the user cache: name the repo's. The node
     # configs read their components from build/plugins (relative to examples/).
     "$VENV/bin/harvester" plugin build "$ROOT/plugins" \
@@ -84,7 +90,7 @@ case "$cmd" in
     ;;
   test)
     setup
-    system_packages
+    system_packages "${TEST_DEBS[@]}"
     shift || true
     "$VENV/bin/ruff" check .
     "$VENV/bin/mypy"
