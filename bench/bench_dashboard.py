@@ -35,11 +35,9 @@ from rich.table import Table
 
 from harvester.build import find_plugins
 from harvester.build.prepare import prepare_plugins
-from harvester.cli.demo import ClusterProcesses
-from harvester.cli.secrets import ensure_secrets
 from harvester.runtime.artifacts import ArtifactCache
 from tests.browser.rig import dashboard_cluster, launch
-from tests.cluster.harness import Api, wait_until
+from tests.cluster.harness import Api, running_cluster, wait_until
 
 BUILD_OUT = ROOT / "build" / "bench-dashboard-plugins"
 AIM_P99_MS = 500.0
@@ -138,9 +136,7 @@ def main() -> int:
                     artifacts=ArtifactCache(ARTIFACTS), report=console.print)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
         files = dashboard_cluster(Path(tmp), BUILD_OUT, poll_s=args.poll)
-        ensure_secrets(files.cluster, quiet=True)
-        cluster = ClusterProcesses(files.cluster_file, echo=False, log_dir=files.folder)
-        with cluster.running():
+        with running_cluster(files) as cluster:
             api = Api(cluster.url)
             wait_until(lambda: len(api.get("/api/nodes")["nodes"]) == 3, timeout=60,
                        what="three nodes")  # fmt: skip

@@ -22,6 +22,7 @@ from harvester.node.events import Event, EventBus, LogEvent, ReadingsEvent, Stat
 from harvester.node.runner import RunnerClock
 from harvester.node.supervisor import Supervisor
 from harvester.runtime.artifacts import ArtifactCache
+from harvester.runtime.hub_data import HubData
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_CACHE = ROOT / ".harvester" / "builds"
@@ -147,12 +148,19 @@ class RunningNode:
 
 @asynccontextmanager
 async def running(
-    config: NodeConfig, backend: SimBackend | None = None, clock: RunnerClock | None = None
+    config: NodeConfig,
+    backend: SimBackend | None = None,
+    clock: RunnerClock | None = None,
+    hub_data: HubData | None = None,
 ) -> AsyncIterator[RunningNode]:
+    """The supervisor of `config` running, its events recorded (with `hub_data` as the
+    node's provider, for plugins granted it)."""
     bus = EventBus(config.name)
     backend = backend or SimBackend(config.sim)
     async with bus.subscribe() as queue:
-        async with Supervisor(config, backend=backend, bus=bus, clock=clock) as supervisor:
+        async with Supervisor(
+            config, backend=backend, bus=bus, clock=clock, hub_data=hub_data
+        ) as supervisor:
             node = RunningNode(supervisor, bus, backend)
             now = clock.now if clock else asyncio.get_running_loop().time
 

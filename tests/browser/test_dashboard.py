@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 
 from harvester.cli.demo import ClusterProcesses
-from harvester.cli.secrets import ensure_secrets
 from tests.browser.rig import TRAP_PATH, dashboard_cluster, launch
-from tests.cluster.harness import Api, ClusterFiles, scrape, wait_until
+from tests.cluster.harness import Api, ClusterFiles, running_cluster, scrape, wait_until
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.slow, pytest.mark.wasm]
@@ -38,9 +37,7 @@ def files(plugin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Cluster
 
 @pytest.fixture(scope="module")
 def cluster(files: ClusterFiles) -> Iterator[ClusterProcesses]:
-    ensure_secrets(files.cluster, quiet=True)
-    processes = ClusterProcesses(files.cluster_file, echo=False, log_dir=files.folder)
-    with processes.running():
+    with running_cluster(files) as processes:
         yield processes
 
 

@@ -9,11 +9,14 @@ import sqlite3
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harvester.cli.demo import ClusterProcesses
+from harvester.cli.secrets import ensure_secrets
 from harvester.config.cluster import ClusterConfig, load_cluster_config
 from harvester.config.secrets import load_credentials, load_token
 from tests.conftest import ARTIFACTS, ROOT
@@ -193,3 +196,13 @@ def scrape(port: int, host: str = "127.0.0.1") -> dict[str, float]:
             labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
             out[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
     return out
+
+
+@contextmanager
+def running_cluster(files: ClusterFiles) -> Iterator[ClusterProcesses]:
+    """Every node of `files` as a process of its own (its secrets made first, if missing),
+    stopped on leaving; the nodes' output goes to `<folder>/<node>.log`."""
+    ensure_secrets(files.cluster, quiet=True)
+    processes = ClusterProcesses(files.cluster_file, echo=False, log_dir=files.folder)
+    with processes.running():
+        yield processes

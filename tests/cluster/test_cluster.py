@@ -15,8 +15,14 @@ from pathlib import Path
 import pytest
 
 from harvester.cli.demo import ClusterProcesses
-from harvester.cli.secrets import ensure_secrets
-from tests.cluster.harness import Api, ClusterFiles, scrape, wait_until, write_cluster
+from tests.cluster.harness import (
+    Api,
+    ClusterFiles,
+    running_cluster,
+    scrape,
+    wait_until,
+    write_cluster,
+)
 
 pytestmark = [pytest.mark.wasm, pytest.mark.cluster]
 
@@ -30,9 +36,7 @@ def files(plugin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Cluster
 
 @pytest.fixture(scope="module")
 def cluster(files: ClusterFiles) -> Iterator[ClusterProcesses]:
-    ensure_secrets(files.cluster, quiet=True)
-    processes = ClusterProcesses(files.cluster_file, echo=False, log_dir=files.folder)
-    with processes.running():
+    with running_cluster(files) as processes:
         yield processes
     for name in ("revpi", "pi4", "pizero"):  # each node stopped by itself, cleanly
         log = (files.folder / f"{name}.log").read_text()

@@ -3,18 +3,14 @@ supervisor, with the node's hub data as a test gives it."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from harvester.config import NodeConfig
-from harvester.hal.sim.backend import SimBackend
-from harvester.node.events import EventBus
-from harvester.node.supervisor import Supervisor
 from harvester.runtime.http import HttpRequest
-from tests.conftest import RunningNode, make_node, state_is
+from tests.conftest import RunningNode, make_node, running, state_is
 
 HUB = {"hub_data": True}
 
@@ -47,19 +43,5 @@ def get(path: str, query: str = "") -> HttpRequest:
 @asynccontextmanager
 async def serving(cfg: NodeConfig, hub_data: Any = None) -> AsyncIterator[RunningNode]:
     """The supervisor of `cfg` running, with `hub_data` as the node's provider."""
-    bus = EventBus(cfg.name)
-    backend = SimBackend(cfg.sim)
-    async with bus.subscribe() as queue:
-        async with Supervisor(cfg, backend=backend, bus=bus, hub_data=hub_data) as supervisor:
-            node = RunningNode(supervisor, bus, backend)
-
-            async def record() -> None:
-                while True:
-                    node.events.append(await queue.get())
-                    node.changed.set()
-
-            recorder = asyncio.create_task(record())
-            try:
-                yield node
-            finally:
-                recorder.cancel()
+    async with running(cfg, hub_data=hub_data) as node:
+        yield node
