@@ -14,13 +14,13 @@ import sys
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from harvester.cli import broker, demo, plugin, record, run, scan, secrets
+from harvester.cli import broker, demo, deploy, keys, plugin, precompile, record, run, scan, secrets
 from harvester.cli.ui import console
 from harvester.config import ConfigError
 from harvester.config.secrets import SecretsError
 from harvester.hal.errors import BackendUnavailable
 
-COMMANDS = (run, demo, plugin, record, scan, secrets, broker)
+COMMANDS = (run, demo, plugin, precompile, deploy, keys, record, scan, secrets, broker)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -4,6 +4,7 @@ from harvester.config.faults import FaultRule
 from harvester.config.linux import LinuxBuzzer, LinuxConfig, LinuxDht22, LinuxLedStrip
 from harvester.config.load import ConfigError, load_node_config
 from harvester.config.model import (
+    DeployConfig,
     Grants,
     I2CGrant,
     LedGrant,
@@ -11,6 +12,7 @@ from harvester.config.model import (
     NativeConfig,
     NodeConfig,
     PluginConfig,
+    ReloadConfig,
     RestartPolicy,
 )
 from harvester.config.sim import (
@@ -29,6 +31,7 @@ from harvester.config.sim import (
 
 __all__ = [
     "ConfigError",
+    "DeployConfig",
     "FaultRule",
     "Grants",
     "I2CGrant",
@@ -41,6 +44,7 @@ __all__ = [
     "NativeConfig",
     "NodeConfig",
     "PluginConfig",
+    "ReloadConfig",
     "RestartPolicy",
     "SimBme680",
     "SimBuzzer",

@@ -103,6 +103,16 @@ class ClusterConfig(Frozen):
         """The hub API's write token."""
         return self.secrets_dir / "api-token.toml"
 
+    @property
+    def trusted_keys_dir(self) -> Path:
+        """Public keys every member trusts to sign deploys (docs/lifecycle.md)."""
+        return self.secrets_dir / "trusted-keys"
+
+    @property
+    def deploy_key(self) -> Path:
+        """The cluster's own deploy signing key (private; made by `harvester secrets init`)."""
+        return self.secrets_dir / "deploy-key.pem"
+
 
 def join(config: NodeConfig, cluster: ClusterConfig) -> NodeConfig:
     """`config` as a member of `cluster`: the broker's address, the node's credentials
@@ -127,6 +137,10 @@ def join(config: NodeConfig, cluster: ClusterConfig) -> NodeConfig:
         update={"broker": connect, "credentials": cluster.credentials_file(config.name)}
     )
     update: dict[str, object] = {"mesh": mesh}
+    if config.deploy.trusted_keys_dir is None:
+        update["deploy"] = config.deploy.model_copy(
+            update={"trusted_keys_dir": cluster.trusted_keys_dir}
+        )
     if config.role == "hub":
         hub = config.hub_settings
         embedded = hub.embedded.model_copy(

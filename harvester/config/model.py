@@ -129,6 +129,30 @@ class NativeConfig(Frozen):
     monitor_interval_s: float = Field(default=30.0, ge=0.01, le=86_400)
 
 
+class ReloadConfig(Frozen):
+    """Hot reload (docs/lifecycle.md): a changed component in the plugin folder is loaded
+    beside the running version and swapped in once it answers."""
+
+    # Watch plugin_dir and reload changed components without a restart.
+    watch: bool = True
+    # Quiet time after the last change to a component before it is loaded (a copy in
+    # progress, a burst of writes).
+    settle_ms: int = Field(default=300, ge=0, le=60_000)
+    # A freshly swapped-in version that faults this often within rollback_window_s of its
+    # swap is replaced by the version it replaced, and not loaded again.
+    rollback_faults: int = Field(default=2, ge=1, le=100)
+    rollback_window_s: float = Field(default=120.0, gt=0, le=86_400)
+
+
+class DeployConfig(Frozen):
+    """Signed deploys (docs/lifecycle.md): who may send this node a component."""
+
+    # Public keys trusted to sign components, as `harvester keys list` prints them
+    # ("ed25519:<base64>"), and/or a folder whose *.pub files hold one each.
+    trusted_keys: tuple[str, ...] = ()
+    trusted_keys_dir: Path | None = None
+
+
 class NodeConfig(Frozen):
     name: str = Field(pattern=PLUGIN_NAME)
     role: Literal["hub", "spoke"] = "spoke"
@@ -147,6 +171,8 @@ class NodeConfig(Frozen):
     mesh: MeshConfig | None = None
     hub: HubConfig | None = None
     metrics: MetricsConfig = MetricsConfig()
+    reload: ReloadConfig = ReloadConfig()
+    deploy: DeployConfig = DeployConfig()
 
     @field_validator("plugins")
     @classmethod

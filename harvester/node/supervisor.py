@@ -20,6 +20,7 @@ from harvester.constants import STOP_WAIT_S
 from harvester.hal import Backend
 from harvester.node.events import EventBus
 from harvester.node.latest import LatestReadings
+from harvester.node.reloads import ReloadOutcome
 from harvester.node.runner import CommandUnavailable, HttpUnavailable, PluginRunner, RunnerClock
 from harvester.runtime.actuator import ArgValue
 from harvester.runtime.artifacts import ArtifactCache
@@ -92,6 +93,23 @@ class Supervisor:
         if runner is None:
             raise HttpUnavailable(plugin, "no such plugin on this node")
         return await runner.handle_http(request)
+
+    async def reload(self, plugin: str) -> ReloadOutcome:
+        """Load `plugin`'s component file again if its content changed, and swap the new
+        version in once it answers; the old one keeps running if it does not
+        (docs/lifecycle.md). The plugin-folder watcher and deploys call this.
+
+        Raises CommandUnavailable for a plugin this node does not run.
+
+        CONTRACT STUB (issue 9): replaced by the hot-reload work; for now a restart that
+        picks up a changed file (PluginRunner.load reloads on a new content hash).
+        """
+        runner = self.runners.get(plugin)
+        if runner is None:
+            raise CommandUnavailable(plugin, "no such plugin on this node")
+        before = runner.version
+        self.restart(plugin)
+        return ReloadOutcome(plugin, "swapped", runner.version, before)
 
     def restart(self, plugin: str) -> None:
         """Restart `plugin`: a running one gets a fresh instance (not a fault, no back-off);
