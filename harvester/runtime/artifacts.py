@@ -113,7 +113,14 @@ class ArtifactCache:
         self._compiling: dict[Path, threading.Lock] = {}
         self.compiles = 0
 
-    def _content_hash(self, component: Path) -> str:
+    def remember(self, component: Path, digest: str) -> None:
+        """Note that `component`, as it is on disk now, has sha256 `digest` (the caller
+        hashed it while copying it), so loading it does not read it a second time."""
+        stat = component.stat()
+        with self._lock:
+            self._hashes[component] = (stat.st_size, stat.st_mtime_ns, digest)
+
+    def content_hash(self, component: Path) -> str:
         """sha256 of the component, remembered by (path, size, mtime) in memory and on disk.
 
         Hashing 18 MB costs ~15 ms here and far more on a Pi Zero; a node restart should
@@ -140,7 +147,7 @@ class ArtifactCache:
         return digest
 
     def artifact_path(self, component: Path) -> Path:
-        key = f"{self._content_hash(component)[:32]}-{self._fingerprint}"
+        key = f"{self.content_hash(component)[:32]}-{self._fingerprint}"
         return self._dir / f"{key}.cwasm"
 
     def ensure(self, component: Path, *, plugin: str, report: Report | None = None) -> Path:
