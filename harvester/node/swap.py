@@ -32,7 +32,7 @@ from harvester.config import ReloadConfig
 from harvester.constants import LogLevel
 from harvester.node.live import DRIVABLE, LiveInstance
 from harvester.node.reloads import ReloadOutcome, ReloadResult
-from harvester.node.versions import VersionStore, sidecar_problem
+from harvester.node.versions import FileIdentity, VersionStore, identity, sidecar_problem
 from harvester.runtime.errors import PluginFault, PluginLoadError, PluginReportedError
 from harvester.runtime.loader import LoadedComponent, load_component
 from harvester.runtime.sensor import Metric, PluginReading
@@ -80,6 +80,7 @@ class Reloader:
         self._versions = versions
         self.last: ReloadOutcome | None = None  # the latest reload or rollback
         self._refused: dict[str, str] = {}  # sha256 → why: never loaded again
+        self._seen: tuple[FileIdentity, str] | None = None  # the file last taken, its sha256
         self._sidecar_said: set[tuple[str, str]] = set()
         self._previous: LoadedComponent | None = None  # what a rollback goes back to
         self._swapped_at: float | None = None
@@ -153,13 +154,26 @@ class Reloader:
         if self._versions is None:
             return self._outcome("refused", before, before, "this runner keeps no versions")
         versions = self._versions
+        # The file examined last time, untouched since (the watcher's call after a
+        # deploy's, a sidecar written): no need to copy and hash 18 MB again.
+        seen = self._seen
+        with contextlib.suppress(OSError):
+            if seen is not None and identity(path.stat()) == seen[0]:
+                if current is not None and seen[1] == current.digest:
+                    return self._outcome("unchanged", before, before)
+                if seen[1] in self._refused:
+                    why = f"version {seen[1][:16]} was refused before ({self._refused[seen[1]]})"
+                    return self._outcome("unchanged", before, before, why)
         try:
-            stored, digest = await _off_loop(lambda: versions.take(path), f"take-{runner.name}")
+            stored, digest, found = await _off_loop(
+                lambda: versions.take(path), f"take-{runner.name}"
+            )
         except FileNotFoundError:
             return self._outcome("unchanged", before, before, f"{path.name} is gone")
         except OSError as exc:
             detail = f"cannot read {path}: {exc.strerror or exc}"
             return self._refuse(None, before, detail)
+        self._seen = (found, digest)
         version = digest[:16]
         if current is not None and digest == current.digest:
             return self._outcome("unchanged", before, before)

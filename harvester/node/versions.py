@@ -21,6 +21,13 @@ import re
 from pathlib import Path
 
 _BLOCK = 1 << 20
+# (st_ino, st_size, st_mtime_ns): one version of one file, as far as a stat can tell
+# (builds and deploys replace files by rename: a new inode).
+FileIdentity = tuple[int, int, int]
+
+
+def identity(st: os.stat_result) -> FileIdentity:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 class VersionStore:
@@ -30,13 +37,15 @@ class VersionStore:
     def path(self, digest: str) -> Path:
         return self.folder / f"{digest}.wasm"
 
-    def take(self, source: Path) -> tuple[Path, str]:
-        """Copy `source` into the store; (the stored copy, sha256 of its bytes).
+    def take(self, source: Path) -> tuple[Path, str, FileIdentity]:
+        """Copy `source` into the store; (the stored copy, sha256 of its bytes, the
+        identity of the file that was copied).
 
         Raises FileNotFoundError if `source` is gone, OSError if it cannot be copied.
         """
         with source.open("rb") as f:
-            return self._write(f.fileno())
+            stored, digest = self._write(f.fileno())
+            return stored, digest, identity(os.fstat(f.fileno()))
 
     def keep(self, fd: int, digest: str) -> bool:
         """Store the bytes of the open file `fd` (from its start) if they still hash to

@@ -12,6 +12,7 @@ A reload in progress is never cancelled by a new change: another follows it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping
@@ -103,7 +104,8 @@ class PluginFolderWatcher:
         except Exception as exc:  # the node runs on; its plugin folder is not watched
             log.error("not watching %s for new plugin versions: %s", self._folder, exc)
         finally:
-            loop.call_soon_threadsafe(_settle, ready)
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+                loop.call_soon_threadsafe(_settle, ready)
 
     def _changed(self, names: set[str]) -> None:
         """On the loop: (re)start the quiet period of every plugin a changed file runs."""

@@ -283,3 +283,15 @@ async def test_a_new_version_reaches_a_plugin_in_back_off(plugin_dir: Path, tmp_
         # It runs now, not after the 30 s pause of the version it replaces.
         await node.wait_for(state_is("running", "x"), timeout=10)
         await polls(node, "x", 2)
+
+
+async def test_a_missing_plugin_folder_is_not_watched_and_the_node_runs(
+    plugin_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config, _ = node_config(plugin_dir, tmp_path, "bme680", reload={"watch": True})
+    config = config.model_copy(update={"plugin_dir": tmp_path / "nowhere"})
+    with caplog.at_level("ERROR", logger="harvester.node"):
+        async with running(config) as node:
+            await node.wait_for(state_is("quarantined", "x"))
+    said = [r.getMessage() for r in caplog.records if "not watching" in r.getMessage()]
+    assert len(said) == 1 and str(tmp_path / "nowhere") in said[0]
