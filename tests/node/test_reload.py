@@ -162,6 +162,8 @@ async def test_a_version_that_faults_after_the_swap_is_rolled_back(
         await polls(node, "x", 2)
         runner = node.supervisor.runners["x"]
         # flaky answers its first poll (so it is swapped in), then crashes on every second.
+        # It comes with a sidecar, as a deploy may write it.
+        put(folder, "x.wasm.sha256", f"{hashlib.sha256(flaky).hexdigest()}  x.wasm\n".encode())
         put(folder, "x.wasm", flaky)
         assert (await node.supervisor.reload("x")).result == "swapped"
         event = await node.wait_for(
@@ -178,6 +180,8 @@ async def test_a_version_that_faults_after_the_swap_is_rolled_back(
         assert runner.reloads.last is not None and runner.reloads.last.result == "rolled-back"
         # The folder says what runs; the watcher (or anyone) finds nothing to do.
         assert (folder / "x.wasm").read_bytes() == good
+        sidecar = (folder / "x.wasm.sha256").read_text()
+        assert sidecar == f"{hashlib.sha256(good).hexdigest()}  x.wasm\n"
         assert (await node.supervisor.reload("x")).result == "unchanged"
         # The bad version is not loaded again.
         put(folder, "x.wasm", flaky)
@@ -295,3 +299,31 @@ async def test_a_missing_plugin_folder_is_not_watched_and_the_node_runs(
             await node.wait_for(state_is("quarantined", "x"))
     said = [r.getMessage() for r in caplog.records if "not watching" in r.getMessage()]
     assert len(said) == 1 and str(tmp_path / "nowhere") in said[0]
+
+
+async def test_an_actuator_is_swapped_once_it_has_started(plugin_dir: Path, tmp_path: Path) -> None:
+    """An actuator answers by its start (init, commands): no command is run to test it."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    shutil.copyfile(plugin_dir / "actuator-loop.wasm", folder / "act.wasm")
+    plugin = {"name": "act", "grants": {"buzzer": [13], "leds": [{"strip": 0, "pixels": 4}]}}
+    sim = {
+        "time_scale": 0,
+        "leds": [{"strip": 0, "pixels": 8}],
+        "buzzer": [{"pin": 13, "kind": "pwm"}],
+    }
+    config = make_node(
+        folder, [plugin], sim=sim, state_dir=tmp_path / "state", reload={"watch": False}
+    )
+    async with running(config) as node:
+        await node.wait_for(state_is("running", "act"))
+        runner = node.supervisor.runners["act"]
+        assert "spin.forever" in runner.commands
+        put(folder, "act.wasm", read(plugin_dir, "pi4-actuator"))
+        outcome = await node.supervisor.reload("act")
+        assert outcome.result == "swapped"
+        assert "spin.forever" not in runner.commands and "led.off" in runner.commands
+        assert await node.supervisor.command("act", "led.off", {}) is not None
+        played = node.backend.buzzer.played(13)
+    assert runner.restarts == 0 and runner.swaps == 1
+    assert played == []  # the swap ran none of the old or new version's commands
