@@ -186,7 +186,7 @@ class Reloader:
             if (digest, problem) not in self._sidecar_said:
                 self._sidecar_said.add((digest, problem))
                 runner.log.host_says(LogLevel.ERROR, f"not loaded: {problem}")
-            return self._outcome("refused", version, before, problem)
+            return self._outcome("refused", before, before, problem)
         runner._artifacts.remember(stored, digest)
         try:
             loaded = await self._load(stored)
@@ -223,13 +223,15 @@ class Reloader:
             version = candidate.loaded.digest[:16]
             ms = (time.monotonic() - began) * 1000
             old = runner.live
-            if old is not None and not old.ended and runner.state == "running":
-                if tick is None:  # not at a tick: wait for a call in progress to end
-                    async with old.turn:
+            swapped = False
+            if old is not None and tick is None:  # not at a tick: let a call in progress end
+                async with old.turn:
+                    if swapped := self._can_swap(old):
                         self._hand_over(old, candidate)
-                else:
-                    self._hand_over(old, candidate)
-                    tick.took.set_result(True)  # its poll was this tick's: the old's is not due
+            elif old is not None and tick is not None and (swapped := self._can_swap(old)):
+                self._hand_over(old, candidate)
+                tick.took.set_result(True)  # its poll was this tick's: the old's is not due
+            if swapped:
                 self._previous = previous
                 self._swapped_at = runner._clock.now()
                 line = f"swapped to version {version} (was {before or 'none'}) in {ms:.0f} ms"
@@ -288,6 +290,10 @@ class Reloader:
         self._tick = None
         self._tick_wanted.clear()
         return None
+
+    def _can_swap(self, old: LiveInstance) -> bool:
+        """Whether `old` is still the healthy live instance a new version may replace."""
+        return self._runner.live is old and not old.ended and self._runner.state == "running"
 
     def _hand_over(self, old: LiveInstance, candidate: Candidate) -> None:
         runner = self._runner
