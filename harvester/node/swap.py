@@ -255,6 +255,7 @@ class Reloader:
             if tick is not None and not tick.took.done():
                 tick.took.set_result(False)  # the old version polls this tick after all
             self._tick = None
+            self._tick_wanted.clear()
         if readings:
             runner.publish(readings)
         if self._versions is not None:

@@ -327,3 +327,23 @@ async def test_an_actuator_is_swapped_once_it_has_started(plugin_dir: Path, tmp_
         played = node.backend.buzzer.played(13)
     assert runner.restarts == 0 and runner.swaps == 1
     assert played == []  # the swap ran none of the old or new version's commands
+
+
+async def test_a_slow_sensor_is_swapped_without_waiting_for_its_next_poll(
+    plugin_dir: Path, tmp_path: Path
+) -> None:
+    """Polled every 60 s: the new version polls at once, and its cadence starts there."""
+    config, folder = node_config(plugin_dir, tmp_path, "bme680")
+    slow = [
+        p if p.name != "x" else p.model_copy(update={"poll_interval_s": 60}) for p in config.plugins
+    ]
+    config = config.model_copy(update={"plugins": tuple(slow)})
+    async with running(config) as node:
+        await polls(node, "x", 1)
+        put(folder, "x.wasm", read(plugin_dir, "bme680-adafruit"))
+        async with asyncio.timeout(20):  # far less than the interval
+            outcome = await node.supervisor.reload("x")
+        assert outcome.result == "swapped"
+        assert len(node.readings("x")) == 2  # the old version's first poll, the new one's
+        await polls(node, "bme680", 3)  # a while later: no further poll of x is due yet
+        assert len(node.readings("x")) == 2
