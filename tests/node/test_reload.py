@@ -8,6 +8,7 @@ import hashlib
 import itertools
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -251,8 +252,6 @@ async def test_the_watcher_reloads_a_file_renamed_into_the_folder(
 
 
 async def test_the_watcher_stops_with_the_supervisor(plugin_dir: Path, tmp_path: Path) -> None:
-    import threading
-
     config, _ = node_config(plugin_dir, tmp_path, "bme680", reload={"watch": True})
     async with running(config) as node:
         await polls(node, "x", 1)
