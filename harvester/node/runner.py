@@ -12,105 +12,63 @@ import asyncio
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import wasmtime
 
-from harvester.config import PluginConfig, RestartPolicy
+from harvester.config import PluginConfig, ReloadConfig, RestartPolicy
 from harvester.constants import ABANDON_GRACE_MS, LogLevel
 from harvester.hal import Backend, PluginHal, tap
 from harvester.node.events import EventBus, PluginState, Reading, ReadingsEvent, StateEvent
 from harvester.node.latest import LatestReadings
+from harvester.node.live import (
+    DRIVABLE,
+    CommandUnavailable,
+    HttpUnavailable,
+    LiveInstance,
+    LoopClock,
+    Replace,
+    RunnerClock,
+)
 from harvester.node.plugin_log import PluginLog
+from harvester.node.reloads import ReloadOutcome
+from harvester.node.requests import HTTP_MAX_WAITING, Requests
+from harvester.node.swap import Reloader
+from harvester.node.versions import VersionStore
 from harvester.runtime.actuator import (
     ActuatorExport,
-    ArgValue,
-    Command,
-    CommandRejected,
-    check_arguments,
 )
 from harvester.runtime.artifacts import ArtifactCache
 from harvester.runtime.errors import (
     HostError,
-    PluginContractError,
-    PluginError,
     PluginFault,
     PluginLoadError,
     PluginReportedError,
 )
 from harvester.runtime.host_api import ENDS_AT_DEADLINE
-from harvester.runtime.http import HttpHandlerExport, HttpRequest, HttpResponse
+from harvester.runtime.http import HttpHandlerExport
 from harvester.runtime.hub_data import HubData
-from harvester.runtime.loader import LoadedComponent, load_component
+from harvester.runtime.loader import LoadedComponent
 from harvester.runtime.plugin import PluginInstance
 from harvester.runtime.sensor import Metric, PluginReading, SensorExport
-from harvester.runtime.worker import InstanceThread, detached
+from harvester.runtime.worker import InstanceThread
 
 T = TypeVar("T")
 log = logging.getLogger("harvester.node")
-# Export interfaces a runner knows how to drive.
-DRIVABLE = (SensorExport.INTERFACE, ActuatorExport.INTERFACE, HttpHandlerExport.INTERFACE)
-# Requests that may wait for one HTTP handler instance (they take turns: one Store);
-# more are refused at once rather than queued behind a slow plugin.
-HTTP_MAX_WAITING = 32
+__all__ = [
+    "DRIVABLE",
+    "HTTP_MAX_WAITING",
+    "CommandUnavailable",
+    "HttpUnavailable",
+    "LiveInstance",
+    "PluginRunner",
+    "RunnerClock",
+]
 
 
-class RunnerClock(Protocol):
-    """Time as the runner sees it: the loop's clock in a node, a manual one in tests."""
-
-    def now(self) -> float: ...
-
-    def sleep(self, seconds: float) -> Awaitable[None]: ...
-
-
-class LoopClock:
-    def now(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    def sleep(self, seconds: float) -> Awaitable[None]:
-        return asyncio.sleep(seconds)
-
-
-@dataclass
-class LiveInstance:
-    """An instance, the thread that owns it and what it exports. Its calls take turns
-    (`turn`): a command waits for a poll to end, an HTTP request for the one before it,
-    so none waits inside another's deadline."""
-
-    instance: PluginInstance
-    thread: InstanceThread
-    sensor: SensorExport | None
-    actuator: ActuatorExport | None
-    http: HttpHandlerExport | None = None
-    commands: dict[str, Command] = field(default_factory=dict)
-    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # Set when a command faults the instance: the run loop restarts it.
-    fault: asyncio.Future[PluginFault] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-    # Set when a restart is asked for (Supervisor.restart): replaced, not a fault.
-    replace: asyncio.Future[None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-
-
-class CommandUnavailable(PluginError):
-    """The plugin cannot take commands now: it exports no actuator, or is not running."""
-
-
-class HttpUnavailable(PluginError):
-    """The plugin cannot answer HTTP requests now: it exports no http-handler, is not
-    running (starting, backing off, quarantined, stopped), or has too many waiting."""
-
-
-class _Replace(Exception):
-    """The live instance is to be replaced by a fresh one on request (not a fault)."""
-
-
-class PluginRunner:
+class PluginRunner(Requests):
     def __init__(
         self,
         config: PluginConfig,
@@ -124,11 +82,14 @@ class PluginRunner:
         clock: RunnerClock | None = None,
         latest: LatestReadings | None = None,
         hub_data: HubData | None = None,
+        reload: ReloadConfig | None = None,
+        versions: VersionStore | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
         self.state: PluginState = "stopped"
         self.instances_started = 0
+        self.swaps = 0  # versions swapped in by a hot reload
         self.polls = 0
         self.faults: deque[float] = deque()
         self.component_path = component_path
@@ -159,6 +120,9 @@ class PluginRunner:
         self._polled_ok = False
         self._deadline_s = config.limits.call_timeout_ms / 1000
         self._http_waiting = 0
+        # Loads, starts and version changes take turns: a reload, a rollback, a start.
+        self.lock = asyncio.Lock()
+        self.reloads = Reloader(self, reload or ReloadConfig(), versions)
 
     def _set_state(self, state: PluginState, reason: str = "") -> None:
         self.state = state
@@ -167,32 +131,15 @@ class PluginRunner:
     # -- loading and starting -------------------------------------------------------------
 
     async def load(self) -> LoadedComponent:
-        """The component at `component_path`, loaded again only if its content changed.
+        """The version to run: the one loaded before, or else the component file as it is.
 
-        Raises PluginLoadError.
+        A changed file is loaded by `reload` (beside the running version), never by a
+        restart: a restart after a fault runs the same version again.
+        Raises PluginLoadError (also if the file does not match its .sha256 sidecar).
         """
-        path = self.component_path
-        current = self._loaded
-        if current is not None and path.is_file():
-            artifact = await detached(lambda: self._artifacts.artifact_path(path), name="hash")
-            if artifact == current.artifact:
-                return current
-
-        def report(line: str) -> None:
-            self.log.host_says(LogLevel.INFO, line)
-
-        loaded = await detached(
-            lambda: load_component(
-                self._engine,
-                self._artifacts,
-                path,
-                plugin=self.name,
-                grants=self.config.grants,
-                drivable=DRIVABLE,
-                report=report,
-            ),
-            name=f"load-{self.name}",
-        )
+        if self._loaded is not None:
+            return self._loaded
+        loaded = await self.reloads.first_load()
         self._loaded = loaded
         return loaded
 
@@ -241,12 +188,11 @@ class PluginRunner:
             if http is not None:
                 await self.call(thread, instance, lambda: http.init(settings))
         except BaseException:
-            self._retire(thread)
+            self.retire(thread)
             raise
-        self.instances_started += 1
         return live, metrics
 
-    def _retire(self, thread: InstanceThread) -> None:
+    def retire(self, thread: InstanceThread) -> None:
         """The thread's instance is done with: let the thread end (it is not waited for)."""
         thread.close()
         self._active.pop(thread, None)
@@ -296,12 +242,23 @@ class PluginRunner:
             self._set_state("starting")
             self._polled_ok = False
             try:
-                loaded = await self.load()
-                self.live, metrics = await self.start(loaded)
-                self._metrics = {m.name: m for m in metrics}
-                self._set_state("running")
-                await self._serve(self.live)  # returns only by raising
-            except _Replace:
+                async with self.lock:
+                    adopted = self.reloads.take_adopted()
+                    if adopted is not None:  # a reload started it, and it answered
+                        live, metrics = adopted.live, adopted.metrics
+                        self._loaded = adopted.loaded
+                        # A sensor's first poll was the reload's: the next is an interval on.
+                        first_poll = self._clock.now() + self.config.poll_interval_s
+                        self._polled_ok = True
+                    else:
+                        live, metrics = await self.start(await self.load())
+                        first_poll = self._clock.now()
+                        self.instances_started += 1
+                    self.live = live
+                    self._metrics = {m.name: m for m in metrics}
+                self._set_state("running", self.reloads.running_reason())
+                await self._serve(self.live, first_poll)  # returns only by raising
+            except Replace:
                 self.log.host_says(LogLevel.INFO, "restarting on request")
                 backoff = self._restart.backoff_initial_s
                 continue  # at once: no back-off, no fault counted
@@ -326,11 +283,14 @@ class PluginRunner:
                     return
             finally:
                 self._drop_live()
-            backoff = min(backoff * 2, self._restart.backoff_max_s)
+            if self.reloads.consume_at_once():  # rolled back, or a new version is waiting
+                backoff = self._restart.backoff_initial_s
+            else:
+                backoff = min(backoff * 2, self._restart.backoff_max_s)
 
     def _drop_live(self) -> None:
         if self.live is not None:
-            self._retire(self.live.thread)
+            self.retire(self.live.thread)
             self.live = None
 
     async def _after_fault(self, fault: PluginFault, backoff: float) -> bool:
@@ -341,6 +301,9 @@ class PluginRunner:
             self.faults.popleft()
         count, limit = len(self.faults), self._restart.max_faults
         kind = fault.kind
+        async with self.lock:  # not while a reload is deciding what runs
+            if await self.reloads.instead_of_restart(fault, now):
+                return True
         if count >= limit:
             reason = (
                 f"quarantined after {count} faults in {self._restart.fault_window_s:g} s;"
@@ -356,48 +319,67 @@ class PluginRunner:
             f"{kind}: {fault.detail}; restarting in {backoff:g} s (fault {count} of {limit})",
         )
         self._set_state("backoff", f"{kind}: {fault.detail}")
-        await self._clock.sleep(backoff)  # the designed pause before a restart
+        await self.reloads.pause(backoff)  # the designed pause before a restart
         return True
 
-    async def _serve(self, live: LiveInstance) -> None:
+    async def _serve(self, live: LiveInstance, first_poll: float) -> None:
         """Poll a sensor, answer an actuator's commands; raise the first fault of either,
-        or _Replace when a restart is asked for."""
-        waits: list[asyncio.Future[Any]] = [live.fault, live.replace]
-        polling = None
-        if live.sensor is not None:
-            polling = asyncio.ensure_future(self._poll_loop(live, live.sensor))
-            waits.append(polling)
+        or Replace when a restart is asked for. A hot reload may swap the live instance
+        meanwhile (`retired`): then serve the new one, on the same poll cadence."""
+        polling: asyncio.Future[None] | None = None
         try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            while True:
+                if live.sensor is not None and polling is None:
+                    polling = asyncio.ensure_future(self._poll_loop(first_poll))
+                elif live.sensor is None and polling is not None:
+                    polling.cancel()
+                    polling = None
+                waits: list[asyncio.Future[Any]] = [live.fault, live.replace, live.retired]
+                if polling is not None:
+                    waits.append(polling)
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                if live.fault.done():
+                    raise live.fault.result()
+                if live.replace.done():
+                    raise Replace()
+                if live.retired.done() and self.live is not None:
+                    live = self.live  # swapped: a new sensor's first poll was the swap's
+                    first_poll = self._clock.now() + self.config.poll_interval_s
+                    continue
+                assert polling is not None
+                polling.result()  # raises the poll loop's fault
         finally:
             if polling is not None:
                 polling.cancel()
-        if live.fault.done():
-            raise live.fault.result()
-        if live.replace.done():
-            raise _Replace()
-        assert polling is not None
-        polling.result()  # raises the poll loop's fault
 
-    async def _poll_loop(self, live: LiveInstance, sensor: SensorExport) -> None:
+    async def _poll_loop(self, next_at: float) -> None:
+        """Poll the live instance on the cadence, whichever instance is live at each tick:
+        a reload's new version may take a tick (its first poll) and stay."""
         interval = self.config.poll_interval_s
-        next_at = self._clock.now()
+        tick = await self.reloads.pause_until(next_at) if next_at > self._clock.now() else next_at
         while True:
-            try:
-                async with live.turn:
-                    readings = await self.call(live.thread, live.instance, sensor.poll)
-            except PluginReportedError as exc:
-                self.log.host_says(LogLevel.WARN, f"poll failed: {exc.detail}")
-            else:
-                self._polled_ok = True
-                self._publish(readings)
-            finally:
-                self.log.flush()
-                self.polls += 1
-            next_at = max(next_at + interval, self._clock.now())
-            await self._clock.sleep(next_at - self._clock.now())
+            if not await self.reloads.give_tick():
+                live = self.live
+                if live is None or live.sensor is None:
+                    return
+                await self._poll(live, live.sensor)
+            next_at = max(tick + interval, self._clock.now())
+            tick = await self.reloads.pause_until(next_at)
 
-    def _publish(self, readings: tuple[PluginReading, ...]) -> None:
+    async def _poll(self, live: LiveInstance, sensor: SensorExport) -> None:
+        try:
+            async with live.turn:
+                readings = await self.call(live.thread, live.instance, sensor.poll)
+        except PluginReportedError as exc:
+            self.log.host_says(LogLevel.WARN, f"poll failed: {exc.detail}")
+        else:
+            self._polled_ok = True
+            self.publish(readings)
+        finally:
+            self.log.flush()
+            self.polls += 1
+
+    def publish(self, readings: tuple[PluginReading, ...]) -> None:
         good, dropped = [], []
         for r in readings:
             metric = self._metrics.get(r.metric)
@@ -424,10 +406,9 @@ class PluginRunner:
 
     @property
     def version(self) -> str:
-        """The loaded component's content hash (16 hex digits; "" before a load): the
-        artifact is named by sha256(component)."""
+        """The running component's sha256, 16 hex digits ("" before a load)."""
         loaded = self._loaded
-        return loaded.artifact.name[:16] if loaded is not None else ""
+        return loaded.digest[:16] if loaded is not None else ""
 
     @property
     def metrics(self) -> tuple[Metric, ...]:
@@ -436,8 +417,14 @@ class PluginRunner:
 
     @property
     def restarts(self) -> int:
-        """Instances started after the first one (after a fault, or asked for)."""
+        """Instances started after the first one (after a fault, or asked for; a version
+        swapped in by a reload is not a restart)."""
         return max(0, self.instances_started - 1)
+
+    async def reload(self) -> ReloadOutcome:
+        """Load the component file again if it changed; swap the new version in once it
+        answers (see swap.Reloader.reload)."""
+        return await self.reloads.reload()
 
     # -- restarting on request ----------------------------------------------------------------
 
@@ -455,93 +442,6 @@ class PluginRunner:
         """Clear the fault history, before a quarantined or stopped plugin runs again."""
         self.faults.clear()
 
-    # -- commands -------------------------------------------------------------------------
-
-    @property
-    def commands(self) -> dict[str, Command]:
-        """The commands the live instance answers (empty when it is not running)."""
-        return dict(self.live.commands) if self.live is not None else {}
-
-    async def command(self, name: str, arguments: dict[str, ArgValue]) -> dict[str, ArgValue]:
-        """Run command `name` in the live instance, under its grants and deadline.
-
-        Raises CommandUnavailable (not an actuator, or not running), CommandRejected (the
-        host refused the request: unknown command or argument, wrong kind),
-        PluginReportedError (the plugin refused or failed it; it is fine) or PluginFault
-        (the command killed the instance; it is restarted as after any fault).
-        """
-        live = self.live
-        if live is None or live.actuator is None or self.state != "running":
-            what = "is not running" if live is None else "answers no commands"
-            raise CommandUnavailable(self.name, f"{what} (state {self.state})")
-        spec = live.commands.get(name)
-        if spec is None:
-            known = ", ".join(sorted(live.commands)) or "none"
-            raise CommandRejected(self.name, f"unknown command {name!r} (it answers: {known})")
-        args = check_arguments(self.name, spec, arguments)
-        actuator = live.actuator
-        try:
-            async with live.turn:
-                if live.fault.done() or live is not self.live:
-                    raise CommandUnavailable(self.name, "was restarting; try again")
-                result = await self.call(
-                    live.thread, live.instance, lambda: actuator.invoke(name, args)
-                )
-        except PluginReportedError as exc:
-            self.log.host_says(LogLevel.WARN, f"command {name} failed: {exc.detail}")
-            raise
-        except PluginFault as exc:
-            if not live.fault.done():
-                live.fault.set_result(exc)
-            raise
-        finally:
-            self.log.flush()
-        self.log.host_says(LogLevel.INFO, f"command {name} done")
-        return result
-
-    # -- HTTP -------------------------------------------------------------------------------
-
-    async def handle_http(self, request: HttpRequest) -> HttpResponse:
-        """Answer `request` with the live instance's http-handler, in its thread, under its
-        deadline. Requests take turns (one Store): at most HTTP_MAX_WAITING wait.
-
-        Raises HttpUnavailable (not an HTTP handler, not running, or too busy: try again
-        later), PluginContractError (the plugin answered what the contract forbids; it
-        keeps running: the request failed, not the instance) or another PluginFault (the
-        request killed the instance; it is restarted as after any fault).
-        """
-        live = self.live
-        if live is not None and live.http is None:
-            raise HttpUnavailable(self.name, "serves no HTTP: it exports no http-handler")
-        if live is None or live.http is None or self.state != "running":
-            raise HttpUnavailable(self.name, f"is not running (state {self.state})")
-        if self._http_waiting >= HTTP_MAX_WAITING:
-            raise HttpUnavailable(self.name, f"has {self._http_waiting} requests waiting")
-        http = live.http
-        self._http_waiting += 1
-        try:
-            await live.turn.acquire()
-        finally:
-            self._http_waiting -= 1
-        try:
-            if live.fault.done() or live is not self.live:
-                raise HttpUnavailable(self.name, "was restarting; try again")
-            response = await self.call(live.thread, live.instance, lambda: http.handle(request))
-        except PluginContractError as exc:
-            self.log.host_says(
-                LogLevel.WARN, f"bad response to {request.method} {request.path}: {exc.detail}"
-            )
-            raise
-        except PluginFault as exc:
-            if not live.fault.done():
-                live.fault.set_result(exc)
-            raise
-        finally:
-            live.turn.release()
-            self.log.flush()
-        self._polled_ok = True  # it served: a later fault starts the back-off over
-        return response
-
     # -- stopping -------------------------------------------------------------------------
 
     def interrupt(self) -> list[InstanceThread]:
@@ -556,6 +456,7 @@ class PluginRunner:
         return threads
 
     def stopped(self) -> None:
+        self.reloads.close()
         tap.close(self.hardware)  # a recording is complete on disk once the node stopped
         if self.state != "quarantined":
             self._set_state("stopped")

@@ -22,6 +22,8 @@ from harvester.node.events import EventBus
 from harvester.node.latest import LatestReadings
 from harvester.node.reloads import ReloadOutcome
 from harvester.node.runner import CommandUnavailable, HttpUnavailable, PluginRunner, RunnerClock
+from harvester.node.versions import VersionStore
+from harvester.node.watch import PluginFolderWatcher
 from harvester.runtime.actuator import ArgValue
 from harvester.runtime.artifacts import ArtifactCache
 from harvester.runtime.engine import EpochTicker, make_engine
@@ -65,9 +67,13 @@ class Supervisor:
                 clock=clock,
                 latest=self.latest,
                 hub_data=hub_data,
+                reload=config.reload,
+                versions=VersionStore(config.state_dir / config.name / "versions" / p.name),
             )
             for p in config.plugins
         }
+        self._config = config
+        self._watcher: PluginFolderWatcher | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running = False
         self.abandoned_at_stop = 0
@@ -97,19 +103,26 @@ class Supervisor:
     async def reload(self, plugin: str) -> ReloadOutcome:
         """Load `plugin`'s component file again if its content changed, and swap the new
         version in once it answers; the old one keeps running if it does not
-        (docs/lifecycle.md). The plugin-folder watcher and deploys call this.
+        (docs/lifecycle-reload.md). The plugin-folder watcher and deploys call this;
+        calls for one plugin take turns (the second of two finds it "unchanged").
 
-        Raises CommandUnavailable for a plugin this node does not run.
-
-        CONTRACT STUB (issue 9): replaced by the hot-reload work; for now a restart that
-        picks up a changed file (PluginRunner.load reloads on a new content hash).
+        A plugin that is quarantined (or whose start failed) runs the new version if it
+        answers. Raises CommandUnavailable for a plugin this node does not run, or when
+        the supervisor is not running.
         """
         runner = self.runners.get(plugin)
         if runner is None:
             raise CommandUnavailable(plugin, "no such plugin on this node")
-        before = runner.version
-        self.restart(plugin)
-        return ReloadOutcome(plugin, "swapped", runner.version, before)
+        if not self._running:
+            raise CommandUnavailable(plugin, "the node's supervisor is not running")
+        outcome = await runner.reload()
+        task = self._tasks.get(plugin)
+        if runner.reloads.waiting and self._running and (task is None or task.done()):
+            log.info("plugin %s: starting version %s (was %s)", plugin, outcome.version,
+                     runner.state)  # fmt: skip
+            runner.forget_faults()
+            self._tasks[plugin] = asyncio.create_task(runner.run(), name=f"plugin-{plugin}")
+        return outcome
 
     def restart(self, plugin: str) -> None:
         """Restart `plugin`: a running one gets a fresh instance (not a fault, no back-off);
@@ -146,7 +159,26 @@ class Supervisor:
             for name, r in self.runners.items()
         }
         self._running = True
+        if self._config.reload.watch and self.runners:
+            try:
+                self._watcher = await PluginFolderWatcher(
+                    self._config.plugin_dir,
+                    self._components(),
+                    self.reload,
+                    settle_s=self._config.reload.settle_ms / 1000,
+                ).__aenter__()
+            except BaseException:
+                await self.__aexit__(None, None, None)
+                raise
         return self
+
+    def _components(self) -> dict[str, tuple[str, ...]]:
+        """Each component file name, with the plugins that run it."""
+        files: dict[str, tuple[str, ...]] = {}
+        for name, runner in self.runners.items():
+            file = runner.component_path.name
+            files[file] = (*files.get(file, ()), name)
+        return files
 
     async def __aexit__(
         self,
@@ -154,9 +186,12 @@ class Supervisor:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._running = False
+        if self._watcher is not None:  # no reload begins from here on
+            watcher, self._watcher = self._watcher, None
+            await watcher.__aexit__(None, None, None)
         # All at once, with no await in between, so no runner sees its interrupted call
         # fail as a fault before it is cancelled.
-        self._running = False
         threads = [t for r in self.runners.values() for t in r.interrupt()]
         self._ticker.expire_all()
         tasks = list(self._tasks.values())

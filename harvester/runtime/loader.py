@@ -1,7 +1,7 @@
 """A component ready to instantiate: its artifact loaded and its imports and exports checked.
 
 Loading is the part of a start that can be done before, and beside, a running instance
-(hot reload will load a new version while the old one runs); it is keyed by the
+(hot reload loads a new version while the old one runs); it is keyed by the
 artifact, so a changed component file is loaded afresh and an unchanged one is not.
 """
 
@@ -26,7 +26,8 @@ from harvester.runtime.wasi import unknown_wasi_imports
 @dataclass(frozen=True)
 class LoadedComponent:
     path: Path
-    artifact: Path  # names the content and the engine: the version's identity
+    artifact: Path  # names the content and the engine
+    digest: str  # sha256 of the component: the version's identity
     component: Component
     imports: tuple[str, ...]
     exports: frozenset[str]
@@ -51,6 +52,7 @@ def load_component(
     """
     component = artifacts.load(engine, path, plugin=plugin, report=report)
     artifact = artifacts.artifact_path(path)  # the hash is remembered: no second read
+    digest = artifacts.content_hash(path)
     imports = component_imports(engine, component)
     refused = ungranted_imports(imports, grants)
     if refused:
@@ -68,4 +70,4 @@ def load_component(
         raise PluginLoadError(
             plugin, f"exports none of {', '.join(sorted(drivable))}: nothing the host can drive"
         )
-    return LoadedComponent(path, artifact, component, imports, exports)
+    return LoadedComponent(path, artifact, digest, component, imports, exports)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
 import threading
 from pathlib import Path
 
@@ -157,23 +155,6 @@ async def test_a_component_exporting_nothing_drivable_is_refused(plugin_dir: Pat
         " harvester:plugin/sensor@1.2.0:"
         " nothing the host can drive"
     )
-
-
-async def test_a_changed_component_is_loaded_at_the_next_start(
-    plugin_dir: Path, tmp_path: Path
-) -> None:
-    """The runner keys what it loaded by content: a rebuilt file is not served from memory."""
-    shutil.copyfile(plugin_dir / "raises.wasm", tmp_path / "p.wasm")
-    restart = {"backoff_initial_s": 0.5, "backoff_max_s": 0.5, "max_faults": 10}
-    config = make_node(tmp_path, [plugin("p")], restart=restart)
-    async with running(config) as node:
-        await node.wait_for(lambda e: isinstance(e, StateEvent) and e.state == "backoff")
-        # A new version arrives while the old one is in its back-off (renamed into place,
-        # as the build tool writes it).
-        shutil.copyfile(plugin_dir / "bme680.wasm", tmp_path / "p.wasm.tmp")
-        os.replace(tmp_path / "p.wasm.tmp", tmp_path / "p.wasm")
-        event = await node.wait_for(lambda e: isinstance(e, ReadingsEvent) and e.plugin == "p")
-    assert {r.metric for r in event.readings} >= {"temperature", "pressure"}
 
 
 async def test_a_second_instance_runs_beside_the_live_one(plugin_dir: Path) -> None:
