@@ -27,7 +27,7 @@ COMPILE_PEAK_BYTES = 450 * 2**20  # one compile's peak RSS (~420 MB measured) wi
 
 def default_jobs() -> int:
     """As many compiles at once as there are cores and memory for (at least one)."""
-    import psutil
+    import psutil  # type: ignore[import-untyped]  # ships no type information
 
     by_memory = psutil.virtual_memory().available // COMPILE_PEAK_BYTES
     return max(1, min(os.cpu_count() or 1, int(by_memory)))

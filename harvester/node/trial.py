@@ -246,7 +246,7 @@ async def _watch(
         live = runner.live
         result.kind = "sensor" if live.sensor else "actuator" if live.actuator else "http"
         result.metrics = runner.metrics
-    result.commands = tuple(sorted(runner.commands))
+        result.commands = tuple(sorted(runner.commands))
         return asked or (result.kind == "sensor" and runner.polls >= result.wanted_polls)
 
     while not finished():
