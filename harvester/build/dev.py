@@ -23,7 +23,7 @@ from watchfiles import awatch
 
 from harvester.build import contract
 from harvester.build.builder import build_plugin, content_hash
-from harvester.build.errors import BuildError, ComponentizeError
+from harvester.build.errors import BuildError
 from harvester.build.manifest import load_manifest
 
 # Quiet time that ends a burst of saves (an editor writes, renames, touches).
@@ -32,13 +32,14 @@ DEBOUNCE_MS = 300
 WAKE_MS = 500
 PARALLEL_BUILDS = 2  # a componentize-py run takes ~1 core and ~500 MB
 
-DevEventKind = Literal["watching", "rebuilding", "built", "failed"]
+DevEventKind = Literal["watching", "rebuilding", "built", "failed", "unchanged"]
 
 
 @dataclass(frozen=True)
 class DevEvent:
     """What the watcher did. `detail`: componentize-py's (or the manifest's) message for
-    `failed`; `cached` and `seconds` for `built`; what changed for `rebuilding`."""
+    `failed`; `cached` and `seconds` for `built`; what changed for `rebuilding`.
+    `unchanged`: files changed, but not the content that was last built or tried."""
 
     kind: DevEventKind
     plugin: str = ""
@@ -46,6 +47,13 @@ class DevEvent:
     seconds: float = 0.0
     cached: bool = False
     output: Path | None = None
+
+
+def build_message(exc: BuildError) -> str:
+    """What a person needs of a build error: componentize-py's message (the plugin's
+    Python traceback) without the Rust stack trace it appends when RUST_BACKTRACE is set."""
+    text = str(exc)
+    return text.split("\nStack backtrace:", 1)[0].rstrip()
 
 
 class SourceWatcher:
@@ -98,6 +106,7 @@ class SourceWatcher:
                     self._report(DevEvent("failed", name, str(exc)))
                 return
             if self._tried.get(name) == digest:
+                self._report(DevEvent("unchanged", name, why))
                 return
             self._tried[name] = digest
             self._report(DevEvent("rebuilding", name, why))
@@ -112,8 +121,7 @@ class SourceWatcher:
                     sdk_dir=self.sdk_dir,
                 )
             except BuildError as exc:
-                detail = exc.output if isinstance(exc, ComponentizeError) and exc.output else exc
-                self._report(DevEvent("failed", name, str(detail)))
+                self._report(DevEvent("failed", name, build_message(exc)))
                 return
             self._report(
                 DevEvent(

@@ -86,6 +86,8 @@ def dev_reporter(config: NodeConfig) -> Callable[[DevEvent], None]:
             console.print(f"dev: watching {escape(event.detail)}", soft_wrap=True)
         elif event.kind == "rebuilding":
             console.print(f"dev: rebuilding {name} … ({escape(event.detail)})")
+        elif event.kind == "unchanged":
+            return  # a save that changed nothing the build reads
         elif event.kind == "built":
             how = "from the build cache" if event.cached else f"in {event.seconds:.1f} s"
             console.print(f"dev: {name} built {how}; {then}")

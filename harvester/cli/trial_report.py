@@ -73,6 +73,7 @@ def run_and_report(args: argparse.Namespace) -> int:
     """Exit 0 if it started and every poll answered; 1 if it did not build, start or
     answer; 2 for a plugin, config or recording that cannot be found or read."""
     from harvester.build import BuildError
+    from harvester.build.dev import build_message
     from harvester.node.trial import trial
 
     folder = plugin_folder(args.plugin, args.dir)
@@ -94,7 +95,8 @@ def run_and_report(args: argparse.Namespace) -> int:
                 )
             )
     except BuildError as exc:
-        console.print(Panel(escape(str(exc)), title=f"[red]{escape(str(folder))} does not build"))
+        title = f"[red]{escape(str(folder))} does not build"
+        console.print(Panel(escape(build_message(exc)), title=title, title_align="left"))
         return 1
     except LookupError as exc:
         console.print(f"[red]{escape(str(args.config))}:[/] {escape(str(exc))}")
