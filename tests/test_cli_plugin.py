@@ -7,6 +7,7 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from harvester.node.events import ReadingsEvent
 from harvester.runtime.artifacts import ArtifactCache
 from tests.build.test_scaffold import SENSOR, USER_CACHE
-from tests.conftest import BUILD_CACHE, ROOT, make_node, running
+from tests.conftest import ARTIFACTS, BUILD_CACHE, ROOT, make_node, running
 from tests.test_cli import harvester
 
 ENV = {**os.environ, "XDG_CACHE_HOME": str(USER_CACHE)}
@@ -167,3 +168,44 @@ async def test_precompile_with_nothing_to_do_says_so() -> None:
     code, _, err = await finished("precompile")
     assert code == 2
     assert "nothing to precompile" in err
+
+
+@pytest.mark.wasm
+@pytest.mark.slow
+async def test_run_dev_builds_runs_and_shows_a_build_error_once(tmp_path: Path) -> None:
+    code, _, err = await finished("plugin", "new", SENSOR[0], "--world", SENSOR[1], cwd=tmp_path)
+    assert code == 0, err
+    (tmp_path / "node.toml").write_text(
+        f'[node]\nname = "dev"\nplugin_dir = "node-plugins"\ncache_dir = "{ARTIFACTS}"\n'
+        f'[sim]\ntime_scale = 0\n[[plugins]]\nname = "{SENSOR[0]}"\npoll_interval_s = 0.2\n'
+        "grants = { system_info = true }\n"
+    )
+    builds = USER_CACHE / "harvester" / "builds"  # where test_scaffold built it
+    proc = await harvester(
+        "run", "--config", "node.toml", "--dev", "--cache", str(builds), cwd=tmp_path, env=ENV
+    )
+    assert proc.stdout and proc.stderr
+
+    async def line_with(stream: asyncio.StreamReader, text: str) -> str:
+        async with asyncio.timeout(600):
+            while text not in (line := (await stream.readline()).decode()):
+                assert line, f"harvester exited before saying {text!r}"
+        return line
+
+    try:
+        await line_with(proc.stderr, f"dev: {SENSOR[0]} built")
+        await line_with(proc.stdout, "soc_temperature=")  # the node runs what was built
+        await line_with(proc.stderr, "dev: watching")
+        app = tmp_path / "plugins" / SENSOR[0] / "app.py"
+        app.write_text(app.read_text() + "\ndef broken(:\n")
+        await line_with(proc.stderr, f"dev: rebuilding {SENSOR[0]}")
+        await line_with(proc.stderr, f"{SENSOR[0]} does not build; the running version stays")
+        await line_with(proc.stderr, "SyntaxError")
+        await line_with(proc.stdout, "soc_temperature=")  # and it keeps running
+    finally:
+        proc.send_signal(signal.SIGINT)
+        async with asyncio.timeout(30):
+            rest = (await proc.stderr.read()).decode()
+            await proc.wait()
+    assert proc.returncode == 0, rest
+    assert "stopped cleanly" in rest
