@@ -72,7 +72,7 @@ _SENSORS: dict[str, Flavour] = {
 _CLOCK = Flavour(
     "sensor_clock",
     "how long it has been running",
-    body=_POLLS + "    times = [poll['running_time'] for poll in trial.values]\n"
+    body=_POLLS + '    times = [poll["running_time"] for poll in trial.values]\n'
     "    assert times == sorted(times)\n",
 )
 _ACTUATOR = Flavour(

@@ -143,6 +143,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     test.add_argument("--replay", type=Path, help="answer its hardware calls from a recording")
     test.add_argument("--config", type=Path, help="a node config: its entry, backend and sim")
     test.add_argument(
+        "--request",
+        action="append",
+        metavar="PATH",
+        help="an HTTP handler: GET this path (repeatable; default /)",
+    )
+    test.add_argument(
         "--dir", type=Path, default=Path("plugins"), help="where NAME is looked for (plugins)"
     )
     test.add_argument("--cache", type=Path, help="build cache folder (default: the user cache)")

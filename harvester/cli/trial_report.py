@@ -57,13 +57,15 @@ def _logs(trial: Trial) -> None:
 
 
 def _show(trial: Trial) -> None:
-    if trial.kind == "sensor":
+    if trial.kind == "sensor" and trial.metrics:
         out.print(readings_table(trial))
+    elif trial.kind == "sensor":
+        out.print(f"{trial.plugin} describes no metrics (a display, say): no readings to show")
     elif trial.kind == "actuator":
         out.print(f"commands: {', '.join(trial.commands) or 'none'}")
     elif trial.kind == "http":
-        for response in trial.responses:
-            out.print(f"GET → {response.status}, {len(response.body)} bytes")
+        for path, response in zip(trial.requested, trial.responses, strict=True):
+            out.print(f"GET {escape(path)} → {response.status}, {len(response.body)} bytes")
     if trial.logs:
         out.print("[bold]log[/]")
         _logs(trial)
@@ -91,7 +93,12 @@ def run_and_report(args: argparse.Namespace) -> int:
             bar.add_task(f"building {folder} and trying it on {where}", total=None)
             result = asyncio.run(
                 trial(
-                    folder, polls=args.polls, node=node, replay=args.replay, build_cache=args.cache
+                    folder,
+                    polls=args.polls,
+                    requests=args.request or ["/"],
+                    node=node,
+                    replay=args.replay,
+                    build_cache=args.cache,
                 )
             )
     except BuildError as exc:

@@ -126,3 +126,15 @@ def test_a_scaffolded_sensor_builds_and_passes_its_own_test(tmp_path: Path) -> N
     )  # fmt: skip
     assert test.returncode == 0, test.stdout + test.stderr
     assert "1 passed" in test.stdout
+
+
+def test_what_is_written_passes_the_repository_s_lint_and_format(tmp_path: Path) -> None:
+    for world in DRIVEN:
+        scaffold(world.name.removesuffix("-plugin") + "-x", world.name, plugins_dir=tmp_path)
+    config = str(ROOT / "pyproject.toml")
+    for check in (["check"], ["format", "--check"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *check, "--config", config, str(tmp_path)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
