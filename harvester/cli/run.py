@@ -106,6 +106,9 @@ async def _with_dev(
         await node
         return
     await watcher.rebuild(set(watcher.sources), why="start")
+    if stop.is_set():  # Ctrl-C while building: do not start the node at all
+        node.close()
+        return
     watching = asyncio.create_task(watcher.run(stop))
     try:
         await node

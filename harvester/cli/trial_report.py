@@ -43,7 +43,8 @@ def readings_table(trial: Trial) -> Table:
         else:
             got = [v for v in seen if v is not None]
             cells = [shown(min(got)), shown(max(got)), shown(got[-1])] if got else ["-"] * 3
-        table.add_row(metric.name, metric.unit, str(metric.device_class), *cells)
+        # What a plugin names is data, not markup.
+        table.add_row(escape(metric.name), escape(metric.unit), str(metric.device_class), *cells)
     return table
 
 
