@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from harvester.cli.ui import console, progress, report
+from harvester.cli.ui import console, positive_int, progress, report
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -139,7 +139,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         " answered.",
     )
     test.add_argument("plugin", metavar="NAME|FOLDER", help="plugins/NAME, or a plugin folder")
-    test.add_argument("--polls", type=_positive, default=3, help="how many polls (3)")
+    test.add_argument("--polls", type=positive_int, default=3, help="how many polls (3)")
     test.add_argument("--replay", type=Path, help="answer its hardware calls from a recording")
     test.add_argument("--config", type=Path, help="a node config: its entry, backend and sim")
     test.add_argument(
@@ -159,10 +159,3 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pre = group.add_parser("precompile", help="the same as `harvester precompile`")
     add_arguments(pre)
     pre.set_defaults(func=cmd_precompile)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value

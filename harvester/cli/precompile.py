@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from harvester.cli.ui import console, progress, report
+from harvester.cli.ui import console, positive_int, progress, report
 from harvester.config import load_node_config
 from harvester.runtime.artifacts import ArtifactCache
 from harvester.runtime.errors import PluginLoadError
@@ -104,7 +104,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("components", nargs="*", type=Path, metavar="COMPONENT.wasm")
     p.add_argument("--config", type=Path, help="a node config: every component it runs")
     p.add_argument("--cache-dir", type=Path, help="where artifacts go (default: the node's)")
-    p.add_argument("--jobs", type=int, help="compiles at once (default: by cores and free memory)")
+    p.add_argument(
+        "--jobs", type=positive_int, help="compiles at once (default: by cores and free memory)"
+    )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
