@@ -27,8 +27,9 @@ from harvester.build.requirements import install_requirements
 
 # Not part of a component: bytecode, build output, and HAL recordings that tests replay
 # (plugins/bme680/recordings), which change without the plugin changing; and a developer's
-# node_modules, which the lock file (hashed) stands for and the build installs itself.
-_SKIP_DIRS = {"__pycache__", "build", ".pytest_cache", "recordings", NODE_MODULES}
+# node_modules, which the lock file (hashed) stands for and the build installs itself; and
+# the plugin's own tests (host-side pytest files, `harvester plugin new` writes one).
+_SKIP_DIRS = {"__pycache__", "build", ".pytest_cache", "recordings", "tests", NODE_MODULES}
 # Data files a plugin reads while it is imported (at build time, see plugins/sdk/README.md)
 # end up in the component as much as its code does: a web plugin's pages and scripts too.
 _PLUGIN_FILES = (".py", ".toml", ".bin", ".json", ".txt", ".js", ".css", ".html", ".svg")

@@ -9,6 +9,7 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from harvester.build.dev_bench import DevTable
 from harvester.build.errors import ManifestError
 from harvester.config.load import validation_problems
 
@@ -59,6 +60,9 @@ class PluginManifest(BaseModel):
     # hardware access), so every package the plugin needs is listed here.
     requirements: tuple[Annotated[str, AfterValidator(_exact_pin)], ...] = ()
     summary: str = ""
+    # How `harvester plugin test` tries it: grants, settings and simulated devices
+    # (build/dev_bench.py); without it, the reference bench for its world.
+    dev: DevTable | None = None
 
     @model_validator(mode="after")
     def _requirements_are_distinct(self) -> Self:

@@ -28,3 +28,8 @@ def default_out_dir() -> Path:
 def default_build_cache() -> Path:
     """componentize-py outputs keyed by content hash, when `--cache` is not given."""
     return user_cache_dir() / "builds"
+
+
+def default_artifact_cache() -> Path:
+    """Precompiled artifacts of components tried outside a node (`harvester plugin test`)."""
+    return user_cache_dir() / "artifacts"

@@ -1,18 +1,18 @@
-"""`harvester plugin build` and `harvester plugin precompile`."""
+"""`harvester plugin build|new|test|precompile`: the plugin author's tools.
+
+`new` and `test` are the developer loop (docs/lifecycle-dev.md); `precompile` is kept as
+an alias of the top-level `harvester precompile`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 
 from rich.markup import escape
 
-from harvester.cli.ui import console, progress, report
-from harvester.config import load_node_config
-from harvester.runtime.artifacts import ArtifactCache
-from harvester.runtime.errors import PluginLoadError
+from harvester.cli.ui import console, positive_int, progress, report
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -67,26 +67,29 @@ def _build(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def cmd_precompile(args: argparse.Namespace) -> int:
-    config = load_node_config(args.config)
-    cache = ArtifactCache(config.cache_dir)
-    failed = 0
-    with progress() as bar:
-        for plugin in config.plugins:
-            task = bar.add_task(f"precompiling {plugin.name}", total=1)
-            started = time.monotonic()
-            component = config.plugin_dir / f"{plugin.component_name}.wasm"
-            try:
-                path = cache.ensure(component, plugin=plugin.name)
-            except PluginLoadError as exc:
-                failed += 1
-                report(bar, f"[red]failed[/] {escape(str(exc))}")
-                continue
-            finally:
-                bar.remove_task(task)
-            took = time.monotonic() - started
-            report(bar, f"[green]{plugin.name}[/] → {path} ({took:.1f} s)")
-    return 1 if failed else 0
+def cmd_new(args: argparse.Namespace) -> int:
+    from harvester.build.scaffold import ScaffoldError, scaffold
+
+    try:
+        folder = scaffold(args.name, args.world, plugins_dir=args.dir)
+    except ScaffoldError as exc:
+        console.print(f"[red]cannot create {escape(args.name)}:[/] {escape(str(exc))}")
+        return 2
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        console.print(f"  wrote {escape(str(path))}", soft_wrap=True)
+    console.print(
+        f"[green]{escape(args.name)}[/] ({args.world}) in {escape(str(folder))}. Next:\n"
+        f"  harvester plugin test {escape(str(folder))}   # build, run on the sim bench\n"
+        f"  pytest {escape(str(folder))}                  # its own test",
+        soft_wrap=True,
+    )
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from harvester.cli.trial_report import run_and_report
+
+    return run_and_report(args)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -114,6 +117,45 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     build.set_defaults(func=cmd_build)
 
-    pre = group.add_parser("precompile", help="compile a node's components into artifacts")
-    pre.add_argument("--config", type=Path, required=True)
+    new = group.add_parser(
+        "new",
+        help="scaffold a plugin folder that builds and passes its own test",
+        description="Write PLUGINS/NAME/: app.py, plugin.toml (with a [dev] table: the"
+        " grants and simulated devices it is tried with) and tests/test_NAME.py.",
+    )
+    new.add_argument("name", metavar="NAME", help="the plugin's name, e.g. soil-moisture")
+    new.add_argument("--world", required=True, help="a world of wit/worlds.wit")
+    new.add_argument(
+        "--dir", type=Path, default=Path("plugins"), help="where plugin folders are (plugins)"
+    )
+    new.set_defaults(func=cmd_new)
+
+    test = group.add_parser(
+        "test",
+        help="build a plugin and try it sandboxed on the simulated bench",
+        description="Build the plugin (cached), run it in a simulated node under the grants"
+        " of its [dev] table (or of --config's entry for it), poll it N times and print its"
+        " readings, log lines and any fault. Exit 0 only if it started and every poll"
+        " answered.",
+    )
+    test.add_argument("plugin", metavar="NAME|FOLDER", help="plugins/NAME, or a plugin folder")
+    test.add_argument("--polls", type=positive_int, default=3, help="how many polls (3)")
+    test.add_argument("--replay", type=Path, help="answer its hardware calls from a recording")
+    test.add_argument("--config", type=Path, help="a node config: its entry, backend and sim")
+    test.add_argument(
+        "--request",
+        action="append",
+        metavar="PATH",
+        help="an HTTP handler: GET this path (repeatable; default /)",
+    )
+    test.add_argument(
+        "--dir", type=Path, default=Path("plugins"), help="where NAME is looked for (plugins)"
+    )
+    test.add_argument("--cache", type=Path, help="build cache folder (default: the user cache)")
+    test.set_defaults(func=cmd_test)
+
+    from harvester.cli.precompile import add_arguments, cmd_precompile
+
+    pre = group.add_parser("precompile", help="the same as `harvester precompile`")
+    add_arguments(pre)
     pre.set_defaults(func=cmd_precompile)

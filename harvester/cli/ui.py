@@ -31,6 +31,16 @@ def progress() -> Progress:
     )
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def report(progress: Progress, line: str) -> None:
     progress.console.print(line, soft_wrap=True)
 

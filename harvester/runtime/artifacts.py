@@ -45,6 +45,11 @@ LOCK_TIMEOUT_S: float = PRECOMPILE_TIMEOUT_S
 # flock has no timeout of its own; a compile takes seconds, so polling this often is free.
 _LOCK_POLL_S = 0.1
 _REASON_MAX = 160
+# Said when a start finds no artifact for a component (after "precompiling <file>: ").
+MISSING = (
+    "no artifact for this build yet (first start); compiling it in a child process"
+    " (`harvester precompile` makes artifacts ahead of time)"
+)
 
 Report = Callable[[str], None]
 # (path, st_ino, st_size, st_mtime_ns): one version of one artifact file.
@@ -220,7 +225,9 @@ class ArtifactCache:
                 why = f"artifact {target.name} of {component.name} was unusable ({problem})"
                 _say(report, f"{why}; deleted, recompiling")
             else:
-                _say(report, f"precompiling {component.name} (first start of this build)")
+                # Says it is missing and how to avoid it: an image build or a deploy can
+                # make artifacts ahead of time (docs/lifecycle-dev.md).
+                _say(report, f"precompiling {component.name}: {MISSING}")
             self._compile(component, target, plugin)
         return target
 

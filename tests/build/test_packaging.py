@@ -141,3 +141,14 @@ def test_an_installed_harvester_builds_a_plugin_copied_anywhere(
     assert done.returncode == 0, done.stderr
     assert "bme680 → " in done.stderr and "(cached)" in done.stderr  # plugin_dir built it
     assert (out / "bme680.wasm").read_bytes() == (plugin_dir / "bme680.wasm").read_bytes()
+
+
+def test_an_installed_harvester_scaffolds_a_plugin(unpacked: Path, tmp_path: Path) -> None:
+    """The templates of `plugin new` are package data: the wheel carries them."""
+    done = run_installed(
+        unpacked, tmp_path, "-m", "harvester", "plugin", "new", "probe", "--world", "dht22-plugin"
+    )
+    assert done.returncode == 0, done.stderr
+    app = (tmp_path / "plugins" / "probe" / "app.py").read_text()
+    assert "gpio_provider.read_dht22" in app
+    assert load_manifest(tmp_path / "plugins" / "probe").world == "dht22-plugin"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harvester.node.events import LogEvent, ReadingsEvent, StateEvent
+from harvester.runtime.artifacts import MISSING
 from tests.conftest import BME680_PLUGIN, ManualClock, make_node, running, state_is
 
 pytestmark = pytest.mark.wasm
@@ -123,7 +124,7 @@ async def test_a_first_start_says_it_is_precompiling(plugin_dir: Path, tmp_path:
     async with running(config) as node:
         await node.wait_for(lambda e: isinstance(e, ReadingsEvent), timeout=120)
     lines = [e.message for e in node.logs("bme680") if e.origin == "host"]
-    assert lines == ["precompiling bme680.wasm (first start of this build)"]
+    assert lines == [f"precompiling bme680.wasm: {MISSING}"]
     assert list(tmp_path.glob("*.cwasm"))
 
 

@@ -25,6 +25,7 @@ from wasmtime.component import Component
 from harvester.runtime import artifacts as artifacts_module
 from harvester.runtime import engine as engine_module
 from harvester.runtime.artifacts import (
+    MISSING,
     ArtifactCache,
     checksum_line,
     checksum_path,
@@ -36,7 +37,7 @@ from tests.conftest import ARTIFACTS, ROOT
 
 pytestmark = pytest.mark.wasm
 
-FIRST_START = "precompiling raises.wasm (first start of this build)"
+FIRST_START = f"precompiling raises.wasm: {MISSING}"
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Templates of `harvester plugin new` (build/scaffold.py): package data, not code."""
