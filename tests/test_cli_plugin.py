@@ -197,11 +197,17 @@ async def test_run_dev_builds_runs_and_shows_a_build_error_once(tmp_path: Path) 
         await line_with(proc.stdout, "soc_temperature=")  # the node runs what was built
         await line_with(proc.stderr, "dev: watching")
         app = tmp_path / "plugins" / SENSOR[0] / "app.py"
-        app.write_text(app.read_text() + "\ndef broken(:\n")
+        source = app.read_text()
+        app.write_text(source + "\ndef broken(:\n")
         await line_with(proc.stderr, f"dev: rebuilding {SENSOR[0]}")
         await line_with(proc.stderr, f"{SENSOR[0]} does not build; the running version stays")
         await line_with(proc.stderr, "SyntaxError")
         await line_with(proc.stdout, "soc_temperature=")  # and it keeps running
+        # A save that builds reaches the running node: the node's watcher hot-swaps it.
+        app.write_text(source + "\nEDITED = True  # a save in the dev loop\n")
+        await line_with(proc.stderr, f"dev: {SENSOR[0]} built")
+        await line_with(proc.stdout, "swapped to version")
+        await line_with(proc.stdout, "soc_temperature=")
     finally:
         proc.send_signal(signal.SIGINT)
         async with asyncio.timeout(30):
