@@ -179,18 +179,22 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         spin.add_task(f"building {escape(str(args.plugin))}")
         try:
             built = build_plugin(
-                args.plugin.absolute(), out_dir=default_out_dir(), cache_dir=default_build_cache()
+                args.plugin.absolute(),
+                out_dir=(args.out or default_out_dir()).absolute(),
+                cache_dir=(args.cache or default_build_cache()).absolute(),
             )
         except BuildError as exc:
             console.print(f"[red]build failed:[/] {escape(str(exc))}")
             return 2
     how = "cached" if built.cached else f"built in {built.seconds:.1f} s"
     out.print(f"{built.manifest.name}: {built.output.name} ({how}), world {built.manifest.world}")
-    chosen = targets(cluster, built.manifest.name, args.node or [], args.all)
+    # --as: the component replaces another one of the same world (a driver variant).
+    name = args.as_component or built.manifest.name
+    chosen = targets(cluster, name, args.node or [], args.all)
     component = built.output.read_bytes()
     packed = compress(component)
     bundles = {
-        t: sign(component, key, plugin=t.plugin, component_name=built.manifest.name,
+        t: sign(component, key, plugin=t.plugin, component_name=name,
                 world=built.manifest.world, packed=packed)
         for t in chosen
     }  # fmt: skip
@@ -213,6 +217,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--all", action="store_true", help="every node whose config runs it")
     p.add_argument("--key", type=Path, help="signing key (default: the cluster's deploy key)")
     p.add_argument("--hub", help="the hub's URL (default: from the cluster)")
+    p.add_argument(
+        "--as", dest="as_component", metavar="COMPONENT",
+        help="install it as COMPONENT.wasm (a variant of the same world, e.g. another driver)",
+    )  # fmt: skip
+    p.add_argument("--out", type=Path, help="where the build goes (default: <user cache>/plugins)")
+    p.add_argument("--cache", type=Path, help="build cache folder (default: <user cache>/builds)")
     p.add_argument(
         "--wait", type=float, default=60.0,
         help="seconds to wait for online nodes to answer (default 60)",
