@@ -183,3 +183,13 @@ def test_keys_written_and_read_back(tmp_path: Path, key) -> None:  # type: ignor
     assert list(found) == [key_id(key.public_key())]
     with pytest.raises(FileExistsError):
         write_key_pair(generate(), tmp_path / "me.pem", tmp_path / "other.pub")
+
+
+async def test_a_damaged_record_refuses_every_deploy_and_the_node_goes_on(node, key) -> None:  # type: ignore[no-untyped-def]
+    record = node.state_dir / "pi4" / "deploys.json"
+    record.parent.mkdir(parents=True)
+    record.write_text('{"plugins": {"bme680": {"sequence": "half-writ')
+    before = folder_hashes(node.plugin_dir)
+    with pytest.raises(DeployRefused, match=r"deploy record .* is unreadable"):
+        await Installer(node, reload=Reloads()).install(bundle(key, sequence=1))
+    assert folder_hashes(node.plugin_dir) == before

@@ -101,6 +101,8 @@ class Installer:
         if m.component != expected:
             raise refuse(f"the node runs {m.plugin} from {expected}.wasm, not {m.component}.wasm")
         self._check_signature(bundle)
+        if self.record.damaged:
+            raise refuse(self.record.damaged)
         worlds = self._worlds if self._worlds is not None else known_worlds()
         if m.world not in worlds:
             knows = ", ".join(sorted(worlds))

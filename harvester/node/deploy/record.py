@@ -50,6 +50,8 @@ class AcceptedDeploys:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._by_plugin: dict[str, Manifest] = {}
+        # Why the record could not be read ("" when it could): then every deploy is refused.
+        self.damaged = ""
         try:
             raw = json.loads(path.read_bytes())
             self._by_plugin = {
@@ -58,9 +60,10 @@ class AcceptedDeploys:
         except FileNotFoundError:
             pass
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
-            # A damaged record must not let an older version in: refuse every deploy until
-            # an operator looks, rather than forget the sequences.
-            raise ValueError(f"{path}: the deploy record is unreadable: {exc}") from exc
+            # A damaged record must not let an older version in, nor stop the node: every
+            # deploy is refused, saying so, until an operator removes or mends the file.
+            self.damaged = f"the deploy record {path} is unreadable ({exc}); mend or remove it"
+            log.error("%s", self.damaged)
 
     @classmethod
     def of(cls, state_dir: Path, node: str) -> AcceptedDeploys:
