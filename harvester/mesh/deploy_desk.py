@@ -198,10 +198,14 @@ class DeployDesk(Background):
 
     async def _serve(self) -> None:
         def factory() -> aiomqtt.Client:
-            # A persistent session: answers given while the hub was away wait for it.
+            # A clean session: an answer given while the hub was away is not queued for it;
+            # the hub publishes every pending bundle again when it connects, and the node
+            # answers again. (amqtt's persistent sessions live in memory and, on a quick
+            # reconnect under the same id, lost the answers: the resend does not depend
+            # on them.)
             return make_client(
                 self.config, client_id=f"{self.name}-deploys",
-                credentials=self._credentials, clean_session=False,
+                credentials=self._credentials, clean_session=True,
             )  # fmt: skip
 
         async with reconnecting(factory, what=f"{self.name} deploys") as sessions:

@@ -52,12 +52,12 @@ class DeployReceiver(Background):
 
     async def _serve(self) -> None:
         def factory() -> aiomqtt.Client:
-            # A persistent session: a bundle re-sent while the node was away waits for it.
+            # A clean session: what the hub holds is retained, so subscribing delivers it.
             return make_client(
                 self.config,
                 client_id=f"{self.name}-deploy",
                 credentials=self._credentials,
-                clean_session=False,
+                clean_session=True,
             )
 
         try:
