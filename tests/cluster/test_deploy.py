@@ -123,6 +123,7 @@ def test_a_deploy_to_a_cut_off_spoke_is_held_and_applied_when_it_returns(
         )  # fmt: skip
 
     sent = deploy(files, processes.url, tmp_path / "out")
+    print(sent.stdout)  # what the operator saw
     assert sent.returncode == 0, sent.stdout + sent.stderr
     held = api.get("/api/deploys?node=pi4")["deploys"][0]
     assert (held["plugin"], held["component"], held["world"]) == (
