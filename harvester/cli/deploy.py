@@ -138,7 +138,8 @@ async def _follow(
                 final[target] = waiting.pop(target) | now
                 continue
             async with http.get(f"{base}/api/nodes/{target.node}") as reply:
-                state = (await reply.json()).get("state") if reply.status == 200 else None
+                detail = await reply.json() if reply.status == 200 else {}
+                state = (detail.get("node") or {}).get("state")
             if state != "online" or time.monotonic() > until:
                 why = "node offline" if state != "online" else f"no answer in {wait_s:g} s"
                 final[target] = waiting.pop(target) | {"detail": f"{why}: held by the hub"}

@@ -81,11 +81,13 @@ def bme680_on_pi4(api: Api) -> dict[str, object]:
     return next(p for p in plugins if p["name"] == "bme680")
 
 
-def deploy(files: ClusterFiles, url: str, out: Path) -> subprocess.CompletedProcess[str]:
+def deploy(
+    files: ClusterFiles, url: str, out: Path, plugin: str = "bme680-adafruit", *more: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "harvester", "deploy", "--cluster", str(files.cluster_file),
          "--node", "pi4", "--as", "bme680", "--hub", url, "--cache", str(BUILD_CACHE),
-         "--out", str(out), "--wait", "5", str(ROOT / "plugins" / "bme680-adafruit")],
+         "--out", str(out), "--wait", "60", *more, str(ROOT / "plugins" / plugin)],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
     )  # fmt: skip
@@ -157,3 +159,27 @@ def test_a_deploy_to_a_cut_off_spoke_is_held_and_applied_when_it_returns(
     assert not on_disk.is_symlink()
     assert on_disk.read_bytes() == (plugin_dir / "bme680-adafruit.wasm").read_bytes()
     assert (plugin_dir / "bme680.wasm").read_bytes() != on_disk.read_bytes()  # build untouched
+
+    # Online: a key pi4 does not trust is refused (exit 1), and nothing changes on pi4.
+    stranger = tmp_path / "keys"
+    made = subprocess.run(
+        [sys.executable, "-m", "harvester", "keys", "create", "mallory", "--dir", str(stranger)],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    refused = deploy(files, processes.url, tmp_path / "out", "bme680", "--key",
+                     str(stranger / "mallory.pem"))  # fmt: skip
+    print(refused.stdout)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "refused" in refused.stdout and "is not trusted" in refused.stdout
+    assert on_disk.read_bytes() == (plugin_dir / "bme680-adafruit.wasm").read_bytes()
+    # Online, with the cluster's key: the original driver again (a newer sequence, so
+    # going back to an older build is a deploy like any other), applied at once.
+    back = deploy(files, processes.url, tmp_path / "out", "bme680")
+    print(back.stdout)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert f"applied version {old}" in back.stdout
+    wait_until(
+        lambda: (p := bme680_on_pi4(api))["version"] == old and p["state"] == "running",
+        timeout=60, what="pi4 runs the original bme680 again",
+    )  # fmt: skip
