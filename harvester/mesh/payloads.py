@@ -193,6 +193,10 @@ class PluginInfo(BaseModel):
     # A sensor's metrics as it described them (empty until its first start).
     metrics: tuple[MetricInfo, ...] = Field(default=(), max_length=64)
     poll_interval_s: float | None = None
+    # When a signed deploy put the running version in place (docs/lifecycle-deploy.md):
+    # its sequence and the id of the key whose signature the node checked.
+    deploy_sequence: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    deploy_key: Annotated[str, Field(pattern=r"^([0-9a-f]{16})?$")] = ""
 
 
 class Plugins(Payload):
@@ -267,6 +271,31 @@ class CommandResult(Payload):
     repeated: bool = False
 
 
+# -- deploys ----------------------------------------------------------------------------
+
+# applied: written and reloaded (or the same deploy again: `repeated`).
+# refused: a check failed; nothing on the node changed.
+# failed: written, but the new version did not start; the old one keeps running.
+DeployState = Literal["applied", "refused", "failed"]
+KeyId = Annotated[str, Field(pattern=r"^([0-9a-f]{16})?$")]
+
+
+class DeployResult(Payload):
+    """harvester/<node>/deploy-result (QoS 1): the node's answer to the bundle it got on
+    harvester/<node>/deploy/<plugin> (a binary, signed bundle: no JSON model)."""
+
+    node: Name
+    plugin: Annotated[str, Field(max_length=32)]  # "" when the bundle did not even say
+    sequence: int = Field(ge=0, le=2**63 - 1)  # 0 when the bundle did not even say
+    key_id: KeyId = ""
+    result: DeployState
+    version: Annotated[str, Field(max_length=64)] = ""  # what runs now
+    previous: Annotated[str, Field(max_length=64)] = ""  # what ran before
+    detail: Text = ""
+    repeated: bool = False
+    at: Timestamp
+
+
 # -- encoding and decoding ---------------------------------------------------------------
 
 P = TypeVar("P", bound=Payload)
@@ -312,6 +341,7 @@ MODELS: Final[dict[str, type[Payload]]] = {
     "state": PluginState,
     "cmd": CommandRequest,
     "cmd-result": CommandResult,
+    "deploy-result": DeployResult,
 }
 
 

@@ -3,10 +3,11 @@ in order.
 
 Every node: the outbox (numbering continues from it), the uplink (entered before the
 node, so no event is missed; left after it, so the last ones are sent), the command
-executor. The hub also: its broker (unless the fleet has its own), history and the
-collector (feeding the live feed), the queries over them (also handed to the node as the
-plugins' `hub-data`), the command client, Home Assistant discovery. Leaving stops them in
-reverse.
+executor, the deploy receiver (after the node: installing reloads a plugin). The hub
+also: its broker (unless the fleet has its own), history and the collector (feeding the
+live feed), the queries over them (also handed to the node as the plugins' `hub-data`),
+the command client, the deploy desk (holding deploys for nodes), Home Assistant
+discovery. Leaving stops them in reverse.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from harvester.mesh.collector import Collector
 from harvester.mesh.command_client import CommandClient
 from harvester.mesh.command_executor import CommandExecutor
 from harvester.mesh.connection import node_credentials
+from harvester.mesh.deploy_desk import DeployDesk
+from harvester.mesh.deploy_receiver import DeployReceiver
 from harvester.mesh.discovery import Discovery
 from harvester.mesh.history import History
 from harvester.mesh.hub_data import HubDataProvider
@@ -31,6 +34,7 @@ from harvester.mesh.live import LiveFeed
 from harvester.mesh.outbox import Outbox
 from harvester.mesh.uplink import Uplink
 from harvester.node import Event, Node, forwarding
+from harvester.node.deploy import AcceptedDeploys, Installer
 
 StatsProvider = Callable[[], dict[str, float]]
 
@@ -64,6 +68,8 @@ class MeshNode:
         self.collector: Collector | None = None
         self.commands: CommandClient | None = None
         self.discovery: Discovery | None = None
+        self.deploys: DeployReceiver | None = None
+        self.deploy_desk: DeployDesk | None = None  # the hub's
 
     @property
     def is_hub(self) -> bool:
@@ -74,6 +80,7 @@ class MeshNode:
         parts = (
             self.outbox, self.uplink, self.executor,
             self.history, self.collector, self.commands, self.discovery, self.live,
+            self.deploys, self.deploy_desk,
         )  # fmt: skip
         return [part.stats for part in parts if part is not None]
 
@@ -108,6 +115,11 @@ class MeshNode:
             self.commands = await stack.enter_async_context(
                 CommandClient(config, credentials=credentials, node_online=self._online)
             )
+            desk = DeployDesk(
+                config, credentials=credentials, folder=self.state_dir / "deploys",
+                known=self._known,
+            )  # fmt: skip
+            self.deploy_desk = await stack.enter_async_context(desk)
             if hub.home_assistant:
                 self.discovery = await stack.enter_async_context(
                     Discovery(config, credentials=credentials)
@@ -120,13 +132,23 @@ class MeshNode:
         )
         if self._on_event is not None:
             await stack.enter_async_context(forwarding(self.node.bus, self._on_event))
+        accepted = AcceptedDeploys.of(config.state_dir, config.name)
         self.uplink = await stack.enter_async_context(
-            Uplink(self.node, self.outbox, credentials=credentials)
+            Uplink(self.node, self.outbox, credentials=credentials, deploys=accepted)
         )
         self.executor = await stack.enter_async_context(
             CommandExecutor(self.node, credentials=credentials, state_dir=config.state_dir)
         )
         await stack.enter_async_context(self.node)
+        # After the node: a held bundle may arrive at once, and installing reloads a plugin.
+        installer = Installer(config, reload=self.node.supervisor.reload, record=accepted)
+        self.deploys = await stack.enter_async_context(
+            DeployReceiver(installer, credentials=credentials)
+        )
+
+    def _known(self, node: str) -> bool:
+        assert self.collector is not None
+        return self.collector.node_status(node) is not None
 
     def _online(self, node: str) -> bool:
         """What the hub's collector believes (a command to an offline node fails fast)."""

@@ -47,6 +47,7 @@ from harvester.mesh.payloads import (
     encode,
 )
 from harvester.node import Event, Node, ReadingsEvent, StateEvent, Subscription
+from harvester.node.deploy import AcceptedDeploys
 from harvester.node.native_monitor import HEALTH_METRICS
 
 log = logging.getLogger("harvester.mesh.uplink")
@@ -67,7 +68,14 @@ class Uplink:
     """An async context manager: stores `node`'s events in `outbox` and sends them, with
     the node's status, plugins, state and health, to the broker of `node.config.mesh`."""
 
-    def __init__(self, node: Node, outbox: Outbox, *, credentials: Credentials | None) -> None:
+    def __init__(
+        self,
+        node: Node,
+        outbox: Outbox,
+        *,
+        credentials: Credentials | None,
+        deploys: AcceptedDeploys | None = None,
+    ) -> None:
         mesh = node.config.mesh
         if mesh is None:
             raise ValueError(f"node {node.config.name!r} has no [mesh] table: no uplink")
@@ -76,6 +84,7 @@ class Uplink:
         self.name = node.config.name
         self._mesh = mesh
         self._credentials = credentials
+        self._deploys = deploys  # names the signed deploy a plugin's version came from
         self.connected = False
         self.published = 0  # items acknowledged by the broker
         self.batches = 0
@@ -162,6 +171,7 @@ class Uplink:
     def _plugins(self) -> bytes:
         infos = []
         for runner in self.node.supervisor.runners.values():
+            deployed = self._deploys.running(runner.name, runner.version) if self._deploys else None
             infos.append(
                 PluginInfo(
                     name=runner.name,
@@ -172,6 +182,8 @@ class Uplink:
                     commands=tuple(sorted(runner.commands)),
                     metrics=tuple(_metric_info(m) for m in runner.metrics),
                     poll_interval_s=runner.config.poll_interval_s,
+                    deploy_sequence=deployed.sequence if deployed else None,
+                    deploy_key=deployed.key_id if deployed else "",
                 )
             )
         native = self.node.config.native

@@ -49,7 +49,7 @@ from harvester.mesh.hub_queries import (
 )
 from harvester.mesh.payloads import NAME, CommandResult, encode
 from harvester.mesh.service import MeshNode
-from harvester.web import headers, stream
+from harvester.web import deploys, headers, stream
 from harvester.web.auth import AUTH, COOKIE, Auth, auth_middleware
 from harvester.web.metrics import REGISTRY, handle_metrics, node_registry
 from harvester.web.openapi import document
@@ -492,6 +492,7 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("POST", "/api/nodes/{node}/plugins/{plugin}/restart", restart_plugin,
           "restart a plugin (the plugin.restart command)", _COMMAND_ANSWERS,
           (_NODE, _PLUGIN), access="write", tag="commands"),
+    *deploys.ROUTES,
 )  # fmt: skip
 
 
@@ -518,6 +519,8 @@ def hub_app(
     app[MESH] = mesh
     app[AUTH] = load_auth(mesh)
     app[DISPLAYS] = Recent(fresh_s=DISPLAY_FRESH_S)
+    if mesh.deploy_desk is not None:
+        app[deploys.DESK] = mesh.deploy_desk
     headers.install(app)
     assert mesh.node is not None and mesh.live is not None
     stream.install(app, mesh)

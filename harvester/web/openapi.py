@@ -116,7 +116,7 @@ def operation(schemas: _Schemas, route: Route) -> dict[str, Any]:
     if route.body is not None:
         op["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": schemas.of(route.body)}},
+            "content": {route.body_type: {"schema": schemas.of(route.body)}},
         }
     return op
 

@@ -41,5 +41,6 @@ class Route:
     answers: Mapping[int, Answer]
     params: tuple[Param, ...] = ()
     body: Schema | None = None
+    body_type: str = "application/json"  # the request body's media type
     access: Literal["open", "read", "write", "login"] = "read"
     tag: str = "fleet"

@@ -42,7 +42,9 @@ def test_secrets_init_writes_private_files_and_keeps_them(
     token = load_token(cluster.token_file)
     assert pi4.username == "pi4" and revpi.username == "revpi"
     assert len(pi4.password) >= 32 and pi4.password != revpi.password != token
-    assert {mode(p) for p in cluster.secrets_dir.iterdir()} == {0o600}
+    # Every secret is private; trusted-keys/ holds the deploy key's public half.
+    assert {mode(p) for p in cluster.secrets_dir.iterdir() if p.is_file()} == {0o600}
+    assert [p.name for p in cluster.trusted_keys_dir.iterdir()] == ["shed-deploy.pub"]
     printed = capsys.readouterr()
     assert "pi4.toml" in printed.out
     assert pi4.password not in printed.out + printed.err

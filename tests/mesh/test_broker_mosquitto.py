@@ -57,12 +57,20 @@ def test_password_file_is_mosquittos_format(cluster: ClusterConfig, tmp_path: Pa
 
 def test_acl_lines_for_nixos(cluster: ClusterConfig) -> None:
     lines = acl_lines(cluster, discovery_prefix="ha")
-    assert lines[bc.PI4][-2:] == ["write harvester/pi4/state/#", "read harvester/pi4/cmd/#"]
+    assert lines[bc.PI4][-3:] == [
+        "write harvester/pi4/state/#",
+        "read harvester/pi4/cmd/#",
+        "read harvester/pi4/deploy/#",
+    ]
     assert "write harvester/pi4/status" in lines[bc.PI4]
-    assert not any("cmd/" in line for line in lines[bc.PI4] if line.startswith("write"))
+    assert "write harvester/pi4/deploy-result" in lines[bc.PI4]
+    assert not any(
+        "cmd/" in line or "deploy/" in line for line in lines[bc.PI4] if line.startswith("write")
+    )
     assert lines[bc.HUB] == [
         "read harvester/#",
         "write harvester/+/cmd/#",
+        "write harvester/+/deploy/#",
         "readwrite harvester/revpi/#",
         "readwrite ha/#",
     ]

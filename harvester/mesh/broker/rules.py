@@ -3,8 +3,9 @@
 Mosquitto gets them as an ACL file (acl.py), NixOS as `services.mosquitto` ACL strings
 (`acl_lines`), the embedded amqtt broker checks them per publish, subscribe and delivery
 (amqtt_plugins.py). A spoke writes only its own telemetry and reads only its own commands;
-the hub reads everything, writes commands to every node, its own tree and Home Assistant
-discovery. No spoke may write any `cmd/` topic.
+the hub reads everything, writes commands and deploys to every node, its own tree and Home
+Assistant discovery. No spoke may write any `cmd/` or `deploy/` topic; a spoke reads only
+its own deploys and answers them on its own `deploy-result`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from harvester.mesh import topics
 Access = Literal["read", "write", "readwrite"]
 DEFAULT_DISCOVERY_PREFIX: Final = "homeassistant"
 # What a spoke publishes under harvester/<own>/ (plus state/<plugin>).
-SPOKE_WRITES: Final = ("status", "health", "readings", "log", "events", "plugins", "cmd-result")
+SPOKE_WRITES: Final = (
+    "status", "health", "readings", "log", "events", "plugins", "cmd-result", "deploy-result",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ def spoke_rules(node: str) -> tuple[Rule, ...]:
         *(Rule("write", f"{root}/{kind}") for kind in SPOKE_WRITES),
         Rule("write", f"{root}/state/#"),
         Rule("read", f"{root}/cmd/#"),
+        Rule("read", f"{root}/deploy/#"),
     )
 
 
@@ -53,6 +57,7 @@ def hub_rules(node: str, discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX) -> tu
     return (
         Rule("read", topics.ALL),
         Rule("write", f"{topics.ROOT}/+/cmd/#"),
+        Rule("write", f"{topics.ROOT}/+/deploy/#"),
         Rule("readwrite", topics.own_tree(node)),
         Rule("readwrite", f"{discovery_prefix}/#"),
     )
