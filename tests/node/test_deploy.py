@@ -34,11 +34,14 @@ NEW = b"\0asm new " + random.Random(2).randbytes(20_000)
 
 
 class Reloads:
-    def __init__(self) -> None:
+    def __init__(self, result: str = "swapped") -> None:
         self.calls: list[str] = []
+        self.result = result
 
     async def __call__(self, plugin: str) -> ReloadOutcome:
         self.calls.append(plugin)
+        if self.result == "refused":
+            return ReloadOutcome(plugin, "refused", "old", "old", "init failed")
         return ReloadOutcome(plugin, "swapped", "new", "old")
 
 
@@ -88,6 +91,17 @@ async def test_a_signed_bundle_is_written_with_its_hash_and_reloaded(node, key) 
     record = AcceptedDeploys.of(node.state_dir, "pi4")
     assert record.running("bme680", digest[:16]) == done.manifest
     assert json.loads(record.path.read_text())["plugins"]["bme680"]["sequence"] == 5
+
+
+async def test_a_version_that_does_not_start_is_taken_out_of_the_folder_again(node, key) -> None:  # type: ignore[no-untyped-def]
+    """The old version runs on, so the folder holds it again: else the node's next start
+    would load the refused one."""
+    before = folder_hashes(node.plugin_dir)
+    reloads = Reloads("refused")
+    done = await Installer(node, reload=reloads).install(bundle(key, sequence=6))
+    assert reloads.calls == ["bme680"]  # it was written and tried
+    assert done.outcome.result == "refused"
+    assert folder_hashes(node.plugin_dir) == before
 
 
 async def test_the_same_bundle_again_is_answered_without_writing(node, key) -> None:  # type: ignore[no-untyped-def]

@@ -152,12 +152,39 @@ class Installer:
                 version = m.version
                 outcome = ReloadOutcome(m.plugin, "unchanged", version, version, "already applied")
                 return Installed(m, outcome, repeated=True)
+            kept = await asyncio.to_thread(self._read_current, m.plugin)
             await asyncio.to_thread(self._write, checked)
             try:
                 outcome = await self._reload(m.plugin)
             except CommandUnavailable as exc:  # written; it loads when the plugin next starts
                 outcome = ReloadOutcome(m.plugin, "refused", "", "", str(exc))
+            else:
+                if outcome.result == "refused":
+                    # The old version runs on: the folder says so again, or the node's
+                    # next start would load what was just refused.
+                    await asyncio.to_thread(self._put_back, m.plugin, kept)
             return Installed(m, outcome, repeated=False)
+
+    def _read_current(self, plugin: str) -> tuple[bytes | None, bytes | None]:
+        """The component and sidecar in the folder now (None: absent), to put back."""
+        path = self.component_path(plugin)
+        found: list[bytes | None] = []
+        for file in (path, path.with_name(path.name + ".sha256")):
+            try:
+                found.append(file.read_bytes())
+            except FileNotFoundError:
+                found.append(None)
+        return found[0], found[1]
+
+    def _put_back(self, plugin: str, kept: tuple[bytes | None, bytes | None]) -> None:
+        path = self.component_path(plugin)
+        component, sidecar = kept
+        sidecar_path = path.with_name(path.name + ".sha256")
+        if component is not None:  # the component first: its old sidecar may be gone
+            sidecar_path.unlink(missing_ok=True)
+            write_atomically(path, component)
+        if sidecar is not None:
+            write_atomically(sidecar_path, sidecar)
 
     def _write(self, checked: Checked) -> None:
         m = checked.manifest
