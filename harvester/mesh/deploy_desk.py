@@ -31,6 +31,7 @@ from harvester.config import NodeConfig
 from harvester.config.secrets import Credentials
 from harvester.mesh import topics
 from harvester.mesh.connection import Background, make_client, reconnecting
+from harvester.mesh.hub_queries import PendingDeploy
 from harvester.mesh.payloads import DeployResult, PayloadError, decode
 from harvester.node.deploy import Manifest, peek
 from harvester.node.deploy.record import write_atomically
@@ -131,6 +132,21 @@ class DeployDesk(Background):
         """Newest first."""
         found = [e for e in self._entries if node is None or e.node == node]
         return sorted(found, key=lambda e: e.submitted_at, reverse=True)
+
+    def pending(self, node: str) -> list[PendingDeploy]:
+        """What the hub holds for `node` now, oldest first (the node detail shows it)."""
+        held = sorted((e for e in self.entries(node) if e.state == "pending"),
+                      key=lambda e: e.submitted_at)  # fmt: skip
+        return [
+            PendingDeploy(
+                plugin=e.plugin,
+                sequence=e.sequence,
+                version=e.sha256[:16],
+                key_id=e.key_id,
+                submitted_at=e.submitted_at,
+            )
+            for e in held
+        ]
 
     def stats(self) -> dict[str, float]:
         pending = sum(1 for e in self._entries if e.state == "pending")

@@ -74,9 +74,20 @@ class NodeList(TypedDict):
     nodes: list[NodeStatus]
 
 
+class PendingDeploy(TypedDict):
+    """A signed deploy the hub holds for the node until it answers (docs/lifecycle-deploy.md)."""
+
+    plugin: str
+    sequence: int
+    version: str  # the deployed component's sha256, first 16 hex digits
+    key_id: str
+    submitted_at: float
+
+
 class NodeDetail(TypedDict):
     node: NodeStatus
     plugins: list[PluginInfo]
+    deploys: list[PendingDeploy]  # pending only; GET /api/deploys has their whole story
 
 
 class PluginList(TypedDict):
@@ -177,6 +188,8 @@ class HubQueries:
     def __init__(self, history: History, nodes: Callable[[], list[NodeRow]]) -> None:
         self.history = history
         self._nodes = nodes
+        # The deploy desk's pending deploys of a node (set once the desk runs).
+        self.pending_deploys: Callable[[str], list[PendingDeploy]] = lambda node: []
 
     def _status(self, row: NodeRow, health: HealthRow | None) -> NodeStatus:
         return NodeStatus(
@@ -202,7 +215,9 @@ class HubQueries:
         row = self.known(node)
         newest = self.history.health(node, limit=1)
         return NodeDetail(
-            node=self._status(row, newest[0] if newest else None), plugins=self._plugins(node)
+            node=self._status(row, newest[0] if newest else None),
+            plugins=self._plugins(node),
+            deploys=self.pending_deploys(node),
         )
 
     def _plugins(self, node: str) -> list[PluginInfo]:

@@ -120,6 +120,7 @@ class MeshNode:
                 known=self._known,
             )  # fmt: skip
             self.deploy_desk = await stack.enter_async_context(desk)
+            self.queries.pending_deploys = desk.pending
             if hub.home_assistant:
                 self.discovery = await stack.enter_async_context(
                     Discovery(config, credentials=credentials)

@@ -66,7 +66,7 @@ def _has_display(plugins: list[dict[str, Any]]) -> bool:
     )
 
 
-def _plugin(p: dict[str, Any]) -> dict[str, Any]:
+def _plugin(p: dict[str, Any], pending: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "name": p.get("name", ""),
         "version": p.get("version", ""),
@@ -77,6 +77,10 @@ def _plugin(p: dict[str, Any]) -> dict[str, Any]:
         "metrics": [
             {"name": m.get("name", ""), "unit": m.get("unit", "")} for m in p.get("metrics") or ()
         ],
+        # A signed deploy the hub holds until the node takes it (the newest, if several).
+        "pending": None
+        if pending is None
+        else {k: pending.get(k) for k in ("sequence", "version", "key_id")},
     }
 
 
@@ -95,7 +99,8 @@ def build_overview(hub: Hub, chart_plugins: tuple[str, ...]) -> dict[str, Any]:
         except NodeNotFound:
             continue
         raw_plugins = detail.get("plugins") or []
-        plugins = [_plugin(p) for p in raw_plugins]
+        pending = {d.get("plugin"): d for d in detail.get("deploys") or ()}
+        plugins = [_plugin(p, pending.get(p.get("name"))) for p in raw_plugins]
         node = {**row, **detail.get("node", {})}
         nodes.append({**node, "display": _has_display(raw_plugins), "plugins": plugins})
         for p in plugins:

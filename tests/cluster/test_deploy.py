@@ -136,6 +136,11 @@ def test_a_deploy_to_a_cut_off_spoke_is_held_and_applied_when_it_returns(
     if lan is not None:
         assert "pending" in sent.stdout and "node offline: held by the hub" in sent.stdout
         assert held["state"] == "pending"
+        # the node's own page says so too (the dashboard's plugins view draws it)
+        shown = api.get("/api/nodes/pi4")["deploys"]
+        assert [(d["plugin"], d["sequence"], d["version"]) for d in shown] == [
+            ("bme680", held["sequence"], new)
+        ]
         assert bme680_on_pi4(api)["version"] == old  # the hub's last word from pi4
         assert (own_plugins / "bme680.wasm").is_symlink()  # nothing reached pi4
         lan.unblock("pi4")
@@ -145,6 +150,7 @@ def test_a_deploy_to_a_cut_off_spoke_is_held_and_applied_when_it_returns(
         timeout=90, what="pi4 answered the deploy",
     )  # fmt: skip
     assert applied["state"] == "applied", applied
+    assert api.get("/api/nodes/pi4")["deploys"] == []  # nothing held any more
     assert applied["version"] == new and applied["sequence"] == held["sequence"]
     cluster_key = key_id(load_private(files.cluster.deploy_key).public_key())
     assert applied["key_id"] == cluster_key

@@ -36,6 +36,11 @@ PI4_PLUGINS = [
      "commands": ["buzzer.beep", "buzzer.off", "led.fill", "plugin.restart"]},
 ]  # fmt: skip
 
+PI4_PENDING = [
+    {"plugin": "oled", "sequence": 7, "version": "0123456789abcdef", "key_id": "k1",
+     "submitted_at": 99.0},
+]  # fmt: skip
+
 
 class FakeHub:
     def __init__(self) -> None:
@@ -52,7 +57,8 @@ class FakeHub:
             raise NodeNotFound(node)
         row = next(n for n in NODES["nodes"] if n["name"] == node)
         plugins = PI4_PLUGINS if node == "pi4" else []
-        return json.dumps({"node": row, "plugins": plugins})
+        deploys = PI4_PENDING if node == "pi4" else []
+        return json.dumps({"node": row, "plugins": plugins, "deploys": deploys})
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +146,9 @@ def test_overview_json_is_the_view_model(site: Site) -> None:
     oled = next(p for p in pi4["plugins"] if p["name"] == "oled")
     assert oled["grants"] == ["I2C bus 1 at 0x3c", "the node's readings"]
     assert oled["restarts"] == 2 and oled["version"] == "def"
+    # the deploy the hub holds for it, until the node takes it
+    assert oled["pending"] == {"sequence": 7, "version": "0123456789abcdef", "key_id": "k1"}
+    assert next(p for p in pi4["plugins"] if p["name"] == "dht22")["pending"] is None
 
 
 def test_grants_read_down_to_bus_address_and_pin() -> None:
