@@ -9,6 +9,7 @@ copied from the cache in milliseconds instead of rebuilt (~12 s).
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import hashlib
 import os
@@ -24,6 +25,7 @@ from harvester.build.errors import BuildError, ManifestError
 from harvester.build.manifest import MANIFEST_NAME, PluginManifest, load_manifest
 from harvester.build.npm import NODE_MODULES, has_npm_packages, install_node_modules
 from harvester.build.requirements import install_requirements
+from harvester.runtime.artifacts import checksum_line, checksum_path, file_sha256
 
 # Not part of a component: bytecode, build output, and HAL recordings that tests replay
 # (plugins/bme680/recordings), which change without the plugin changing; and a developer's
@@ -183,9 +185,24 @@ def build_plugin(
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{manifest.name}.wasm"
     # Leave an identical output alone: a node watching the folder sees no change. Otherwise
-    # copy, then rename, so a watcher never sees a half-written component.
+    # copy, then rename, so a watcher never sees a half-written component. The sha256
+    # sidecar goes first: a node loads a component only if it matches its sidecar, and a
+    # sidecar left by an earlier deploy must not keep this build out (docs/lifecycle.md).
+    _write_sidecar(output, file_sha256(cached_file))
     if not (output.is_file() and filecmp.cmp(cached_file, output, shallow=False)):
         tmp_out = output.with_suffix(".wasm.tmp")
         shutil.copyfile(cached_file, tmp_out)
         os.replace(tmp_out, output)
     return BuildResult(manifest, output, digest, cached, time.monotonic() - started)
+
+
+def _write_sidecar(component: Path, sha256: str) -> None:
+    """`<component>.sha256` in sha256sum format, by rename; left alone if it says so already."""
+    side = checksum_path(component)
+    line = checksum_line(sha256, component)
+    with contextlib.suppress(OSError):
+        if side.read_text() == line:
+            return
+    tmp = side.with_name(f"{side.name}.tmp")
+    tmp.write_text(line)
+    os.replace(tmp, side)

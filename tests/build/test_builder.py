@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -101,6 +102,19 @@ def test_an_identical_output_is_left_untouched(plugin_dir: Path, tmp_path: Path)
     stamp = first.stat().st_mtime_ns
     again = build_plugin(BME680, out_dir=tmp_path, cache_dir=cache).output
     assert again.stat().st_mtime_ns == stamp
+
+
+@pytest.mark.wasm
+def test_the_output_has_a_sidecar_that_replaces_a_stale_one(
+    plugin_dir: Path, tmp_path: Path
+) -> None:
+    """A deploy leaves a sidecar naming its own component; the next build must not be kept
+    out of a node by it (a node loads a component only if it matches its sidecar)."""
+    side = tmp_path / "bme680.wasm.sha256"
+    side.write_text(f"{'0' * 64}  bme680.wasm\n")  # what an earlier deploy left
+    out = build_plugin(BME680, out_dir=tmp_path, cache_dir=ROOT / ".harvester" / "builds").output
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    assert side.read_text() == f"{digest}  bme680.wasm\n"
 
 
 def with_extra_wit(plugin: Path) -> Path:
