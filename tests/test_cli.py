@@ -134,7 +134,9 @@ async def test_plugin_build_of_a_plugins_folder_goes_to_the_user_cache(
     assert text.count("(cached)") == len(plugins) >= 2
     assert f"{len(plugins)} of {len(plugins)} plugins in {xdg / 'harvester' / 'plugins'}" in text
     assert sorted(p.name for p in (xdg / "harvester" / "plugins").iterdir()) == sorted(
-        f"{load_manifest(folder).name}.wasm" for folder in plugins
+        f"{load_manifest(folder).name}.wasm{sidecar}"
+        for folder in plugins
+        for sidecar in ("", ".sha256")  # each with its sha256 sidecar
     )
     assert list(elsewhere.iterdir()) == []
 
