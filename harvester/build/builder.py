@@ -26,6 +26,7 @@ from harvester.build.manifest import MANIFEST_NAME, PluginManifest, load_manifes
 from harvester.build.npm import NODE_MODULES, has_npm_packages, install_node_modules
 from harvester.build.requirements import install_requirements
 from harvester.runtime.artifacts import checksum_line, checksum_path, file_sha256
+from harvester.runtime.files import write_atomically
 
 # Not part of a component: bytecode, build output, and HAL recordings that tests replay
 # (plugins/bme680/recordings), which change without the plugin changing; and a developer's
@@ -203,6 +204,4 @@ def _write_sidecar(component: Path, sha256: str) -> None:
     with contextlib.suppress(OSError):
         if side.read_text() == line:
             return
-    tmp = side.with_name(f"{side.name}.tmp")
-    tmp.write_text(line)
-    os.replace(tmp, side)
+    write_atomically(side, line.encode())

@@ -34,7 +34,7 @@ from harvester.mesh.connection import Background, make_client, reconnecting
 from harvester.mesh.hub_queries import PendingDeploy
 from harvester.mesh.payloads import DeployResult, PayloadError, decode
 from harvester.node.deploy import Manifest, peek
-from harvester.node.deploy.record import write_atomically
+from harvester.runtime.files import write_atomically
 
 log = logging.getLogger("harvester.mesh.deploys")
 

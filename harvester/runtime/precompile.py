@@ -10,9 +10,7 @@ caller holds the artifact's compile lock while this runs.
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from wasmtime import WasmtimeError
@@ -20,6 +18,7 @@ from wasmtime.component import Component
 
 from harvester.runtime.artifacts import checksum_line, checksum_path
 from harvester.runtime.engine import make_engine
+from harvester.runtime.files import write_atomically
 
 
 def precompile(source: Path, target: Path) -> None:
@@ -31,27 +30,8 @@ def precompile(source: Path, target: Path) -> None:
     data = Component.from_file(make_engine(), str(source)).serialize()
     digest = hashlib.sha256(data).hexdigest()
     target.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(checksum_path(target), checksum_line(digest, target).encode())
-    _write_atomically(target, data)
-
-
-def _write_atomically(target: Path, data: bytes | bytearray) -> None:
-    """Write `data` to `target` via a temporary file and a rename.
-
-    fsync before the rename: after a power cut (common on a Pi) ext4 could otherwise
-    show the new name with empty content. The checksum would catch it, at the price of
-    a recompile.
-    """
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(checksum_path(target), checksum_line(digest, target).encode())
+    write_atomically(target, data)
 
 
 def main(argv: list[str]) -> int:

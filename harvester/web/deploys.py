@@ -15,7 +15,7 @@ from typing import Final
 from aiohttp import web
 from typing_extensions import TypedDict  # pydantic reads these on Python < 3.12
 
-from harvester.mesh.deploy_desk import DeployDesk, UnknownNode
+from harvester.mesh.deploy_desk import DeployDesk, DeployEntry, UnknownNode
 from harvester.mesh.payloads import NAME
 from harvester.node.deploy import BundleError
 from harvester.web.params import bad_request, error, name
@@ -26,25 +26,8 @@ MAX_BUNDLE: Final = 96 * 1024 * 1024
 CHUNK: Final = 256 * 1024
 
 
-class DeployInfo(TypedDict):
-    node: str
-    plugin: str
-    component: str
-    world: str
-    sequence: int
-    key_id: str
-    sha256: str
-    size: int
-    bundle_bytes: int
-    state: str  # pending, applied, refused, failed, superseded
-    submitted_at: float
-    answered_at: float | None
-    version: str
-    detail: str
-
-
 class DeployList(TypedDict):
-    deploys: list[DeployInfo]
+    deploys: list[DeployEntry]  # the desk's own records: one shape for disk and API
 
 
 async def read_bundle(request: web.Request) -> bytes:
@@ -72,13 +55,13 @@ async def submit(request: web.Request) -> web.Response:
         raise bad_request(f"body: {exc}") from None
     except UnknownNode as exc:
         raise error(web.HTTPNotFound, str(exc)) from None
-    return web.json_response(DeployInfo(**asdict(entry)))  # type: ignore[typeddict-item]
+    return web.json_response(asdict(entry))
 
 
 async def listing(request: web.Request) -> web.Response:
     node = name(request, "node", required=False)
     entries = request.app[DESK].entries(node)
-    return web.json_response(DeployList(deploys=[DeployInfo(**asdict(e)) for e in entries]))  # type: ignore[typeddict-item]
+    return web.json_response({"deploys": [asdict(e) for e in entries]})
 
 
 _NODE = Param("node", "query", {"type": "string", "pattern": NAME}, "the node")
@@ -87,7 +70,7 @@ _BAD = Answer("a parameter is malformed, or the body is not a deploy bundle")
 ROUTES: Final[tuple[Route, ...]] = (
     Route("POST", "/api/deploys", submit,
           "hold a signed deploy bundle for a node (harvester deploy sends it)",
-          {200: Answer("kept and held for the node: pending until it answers", DeployInfo),
+          {200: Answer("kept and held for the node: pending until it answers", DeployEntry),
            400: _BAD,
            404: Answer("no node of that name has reported to this hub"),
            413: Answer(f"the bundle is larger than {MAX_BUNDLE} bytes")},

@@ -25,9 +25,10 @@ from harvester.config import NodeConfig
 from harvester.node.deploy.bundle import Bundle, Manifest, unpack
 from harvester.node.deploy.errors import BundleError, DeployRefused, KeyFileError
 from harvester.node.deploy.keys import trusted_keys
-from harvester.node.deploy.record import AcceptedDeploys, write_atomically
+from harvester.node.deploy.record import AcceptedDeploys
 from harvester.node.reloads import ReloadOutcome
 from harvester.node.runner import CommandUnavailable
+from harvester.runtime.files import write_atomically
 
 Reload = Callable[[str], Awaitable[ReloadOutcome]]
 _WORLD_LINE = re.compile(r"^\s*world\s+([a-z][a-z0-9-]*)\s*\{", re.MULTILINE)

@@ -10,38 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Final
 
 from pydantic import ValidationError
 
 from harvester.node.deploy.bundle import Manifest
+from harvester.runtime.files import write_atomically
 
 log = logging.getLogger("harvester.node.deploy")
 
 RECORD_NAME: Final = "deploys.json"
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """`data` into `path` by a temporary file beside it, fsynced, renamed over, the folder
-    fsynced: a reader (or a folder watcher) sees the old content or the new, whole."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 class AcceptedDeploys:
