@@ -99,7 +99,9 @@ async def run(args: argparse.Namespace, builds: dict[str, bytes]) -> list[Round]
         folder.mkdir()
         (folder / "bme680.wasm").write_bytes(builds["bme680"])
         (folder / "x.wasm").write_bytes(builds["bme680"])
+        # Each its own chip: x's versions never touch the neighbour's device.
         grants = {"i2c": [{"bus": 1, "addresses": [0x77]}]}
+        x_grants = {"i2c": [{"bus": 1, "addresses": [0x76]}]}
         config = NodeConfig.model_validate(
             {
                 "name": "bench",
@@ -109,11 +111,19 @@ async def run(args: argparse.Namespace, builds: dict[str, bytes]) -> list[Round]
                 "reload": {"watch": True, "settle_ms": args.settle_ms},
                 "sim": {
                     "time_scale": 0,
-                    "i2c": [{"device": "bme680", "bus": 1, "address": 0x77}],
+                    "i2c": [
+                        {"device": "bme680", "bus": 1, "address": 0x77},
+                        {"device": "bme680", "bus": 1, "address": 0x76},
+                    ],
                 },
                 "plugins": [
                     {"name": "bme680", "poll_interval_s": args.interval, "grants": grants},
-                    {"name": "x", "poll_interval_s": args.interval, "grants": grants},
+                    {
+                        "name": "x",
+                        "poll_interval_s": args.interval,
+                        "grants": x_grants,
+                        "settings": {"address": 0x76},
+                    },
                 ],
             }
         )

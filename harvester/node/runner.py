@@ -9,6 +9,7 @@ fault of this plugin with a log line naming it: a runner never dies silently.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections import deque
@@ -143,11 +144,16 @@ class PluginRunner(Requests):
         self._loaded = loaded
         return loaded
 
-    async def start(self, loaded: LoadedComponent) -> tuple[LiveInstance, tuple[Metric, ...]]:
+    async def start(
+        self, loaded: LoadedComponent, *, beside: LiveInstance | None = None
+    ) -> tuple[LiveInstance, tuple[Metric, ...]]:
         """A new instance of `loaded` in a thread of its own, initialised and described
         (its metrics, if it is a sensor; its commands, if an actuator).
 
-        It runs beside any other instance (hot reload swaps them). Raises PluginFault,
+        It runs beside any other instance (hot reload swaps them). `beside` is the version
+        running now: the new one's init runs in its turn, because both talk to the same
+        devices (a soft reset, a configuration) and a poll of the old version between the
+        new one's transfers would read a half-configured chip. Raises PluginFault,
         PluginReportedError (init refused) or PluginLoadError; on any of them the new
         instance and its thread are gone.
         """
@@ -178,15 +184,18 @@ class PluginRunner(Requests):
             if sensor is None and actuator is None and http is None:  # load_component checked
                 raise PluginLoadError(self.name, f"exports none of {', '.join(DRIVABLE)}")
             live = LiveInstance(instance, thread, sensor, actuator, http)
+            async with beside.turn if beside is not None else contextlib.nullcontext():
+                if sensor is not None:
+                    await self.call(thread, instance, lambda: sensor.init(settings))
+                if actuator is not None:
+                    await self.call(thread, instance, lambda: actuator.init(settings))
+                if http is not None:
+                    await self.call(thread, instance, lambda: http.init(settings))
             if sensor is not None:
-                await self.call(thread, instance, lambda: sensor.init(settings))
                 metrics = await self.call(thread, instance, sensor.describe)
             if actuator is not None:
-                await self.call(thread, instance, lambda: actuator.init(settings))
                 commands = await self.call(thread, instance, actuator.commands)
                 live.commands = {c.name: c for c in commands}
-            if http is not None:
-                await self.call(thread, instance, lambda: http.init(settings))
         except BaseException:
             self.retire(thread)
             raise

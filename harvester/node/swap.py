@@ -11,6 +11,8 @@ and works on its live instance, lock and poll cadence.
   or serving a request only to test it could move hardware or need a client.
 - An error result (`poll failed: hal: ...`) is an answer: the code runs and speaks the
   contract; the hardware said no this time. A fault (trap, timeout, crash) is not.
+- The two versions never talk to the hardware at once: the new one's init runs in the
+  old one's turn (PluginRunner.start), and its first poll in the old one's poll slot.
 - Content that was refused or rolled back is remembered (in memory, by sha256) and not
   loaded again; a file that fails only its sidecar check is not remembered (the sidecar
   may be fixed).
@@ -190,7 +192,7 @@ class Reloader:
         runner._artifacts.remember(stored, digest)
         try:
             loaded = await self._load(stored)
-            live, metrics = await runner.start(loaded)
+            live, metrics = await runner.start(loaded, beside=runner.live)
         except PluginLoadError as exc:
             return self._refuse(digest, before, f"does not load: {exc.detail}")
         except PluginReportedError as exc:

@@ -20,7 +20,16 @@ from tests.conftest import BME680_PLUGIN, make_node, running, state_is
 pytestmark = pytest.mark.wasm
 
 INTERVAL = 0.2
-I2C_77 = {"i2c": [{"bus": 1, "addresses": [0x77]}]}
+# `x` has a BME680 of its own at 0x76: the neighbour's (0x77) is never touched by x's
+# versions (a soft reset at init would disturb the neighbour's measurement).
+I2C_76 = {"i2c": [{"bus": 1, "addresses": [0x76]}]}
+TWO_CHIPS = {
+    "time_scale": 0,
+    "i2c": [
+        {"device": "bme680", "bus": 1, "address": 0x77, "temperature_c": 23.0},
+        {"device": "bme680", "bus": 1, "address": 0x76, "temperature_c": 19.0},
+    ],
+}
 
 
 def put(folder: Path, name: str, data: bytes) -> None:
@@ -43,9 +52,15 @@ def node_config(plugin_dir: Path, tmp_path: Path, first: str, **extra: Any):
     shutil.copyfile(plugin_dir / f"{first}.wasm", folder / "x.wasm")
     plugins = [
         {**BME680_PLUGIN, "poll_interval_s": INTERVAL},
-        {"name": "x", "poll_interval_s": INTERVAL, "grants": I2C_77},
+        {
+            "name": "x",
+            "poll_interval_s": INTERVAL,
+            "grants": I2C_76,
+            "settings": {"address": 0x76},
+        },
     ]
     extra.setdefault("reload", {"watch": False})
+    extra.setdefault("sim", TWO_CHIPS)
     config = make_node(folder, plugins, state_dir=tmp_path / "state", **extra)
     return config, folder
 
