@@ -102,7 +102,9 @@ class DeployReceiver(Background):
             )  # fmt: skip
         else:
             m, outcome = done.manifest, done.outcome
-            ok = outcome.result in ("swapped", "unchanged")
+            # Applied when what runs now is what was deployed ("unchanged" may also mean
+            # "that content was refused before").
+            ok = outcome.result == "swapped" or outcome.version == m.version
             log.info(
                 "%s: deploy of %s sequence %d (key %s): %s %s in %.2f s",
                 self.name, m.plugin, m.sequence, m.key_id, outcome.result,

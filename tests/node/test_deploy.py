@@ -42,6 +42,8 @@ class Reloads:
         self.calls.append(plugin)
         if self.result == "refused":
             return ReloadOutcome(plugin, "refused", "old", "old", "init failed")
+        if self.result == "refused before":
+            return ReloadOutcome(plugin, "unchanged", "old", "old", "was refused before")
         return ReloadOutcome(plugin, "swapped", "new", "old")
 
 
@@ -101,6 +103,13 @@ async def test_a_version_that_does_not_start_is_taken_out_of_the_folder_again(no
     done = await Installer(node, reload=reloads).install(bundle(key, sequence=6))
     assert reloads.calls == ["bme680"]  # it was written and tried
     assert done.outcome.result == "refused"
+    assert folder_hashes(node.plugin_dir) == before
+
+
+async def test_a_version_refused_before_is_taken_out_of_the_folder_too(node, key) -> None:  # type: ignore[no-untyped-def]
+    before = folder_hashes(node.plugin_dir)
+    done = await Installer(node, reload=Reloads("refused before")).install(bundle(key, sequence=6))
+    assert done.outcome.result == "unchanged" and done.outcome.version != done.manifest.version
     assert folder_hashes(node.plugin_dir) == before
 
 

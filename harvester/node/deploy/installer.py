@@ -160,9 +160,9 @@ class Installer:
             except CommandUnavailable as exc:  # written; it loads when the plugin next starts
                 outcome = ReloadOutcome(m.plugin, "refused", "", "", str(exc))
             else:
-                if outcome.result == "refused":
-                    # The old version runs on: the folder says so again, or the node's
-                    # next start would load what was just refused.
+                if outcome.result != "swapped" and outcome.version != m.version:
+                    # Refused (now, or already before): the old version runs on, so the
+                    # folder says so again, or the node's next start would load it.
                     await asyncio.to_thread(self._put_back, m.plugin, kept)
             return Installed(m, outcome, repeated=False)
 
