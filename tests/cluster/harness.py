@@ -9,6 +9,7 @@ import sqlite3
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from harvester.cli.demo import ClusterProcesses
 from harvester.cli.secrets import ensure_secrets
 from harvester.config.cluster import ClusterConfig, load_cluster_config
 from harvester.config.secrets import load_credentials, load_token
+from tests.cluster import netns
 from tests.conftest import ARTIFACTS, ROOT
 from tests.mesh.brokers import free_port
 
@@ -206,3 +208,42 @@ def running_cluster(files: ClusterFiles) -> Iterator[ClusterProcesses]:
     processes = ClusterProcesses(files.cluster_file, echo=False, log_dir=files.folder)
     with processes.running():
         yield processes
+
+
+@contextmanager
+def lan_or_loopback(nodes: tuple[str, ...], without: str) -> Iterator[netns.Lan | None]:
+    """A network namespace per node (netns.Lan), or None where they cannot be made (not
+    root, no iproute2): then the test runs on loopback and says so, in its output and as
+    a warning; `without` says what the test does instead."""
+    reason = netns.why_not()
+    if reason is not None:
+        warnings.warn(f"network namespaces unavailable ({reason}): {without}", stacklevel=3)
+        print(f"\nnetwork namespaces unavailable ({reason}): {without}")
+        yield None
+        return
+    with netns.Lan(nodes) as made:
+        yield made
+
+
+@contextmanager
+def cluster_on(
+    lan: netns.Lan | None, folder: Path, *, plugin_dir: Path, poll_s: float
+) -> Iterator[tuple[ClusterFiles, ClusterProcesses]]:
+    """The reference cluster written into `folder` and running: each node in its own
+    namespace of `lan`, the hub listening on the LAN; on loopback without one."""
+    if lan is None:
+        files = write_cluster(folder, plugin_dir=plugin_dir, poll_s=poll_s)
+        processes = ClusterProcesses(files.cluster_file, echo=False, log_dir=folder)
+    else:
+        files = write_cluster(
+            folder, plugin_dir=plugin_dir, poll_s=poll_s, listen_host="0.0.0.0",
+            web_host="0.0.0.0", addresses={node: lan.address(node) for node in lan.nodes},
+        )  # fmt: skip
+        processes = ClusterProcesses(
+            files.cluster_file, echo=False, log_dir=folder,
+            prefixes={node: lan.prefix(node) for node in lan.nodes},
+            url=f"http://{lan.address('revpi')}:{files.web_port}",
+        )  # fmt: skip
+    ensure_secrets(files.cluster, quiet=True)  # with the deploy key and its trust
+    with processes.running():
+        yield files, processes

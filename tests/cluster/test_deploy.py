@@ -14,17 +14,15 @@ import hashlib
 import os
 import subprocess
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from harvester.cli.demo import ClusterProcesses
-from harvester.cli.secrets import ensure_secrets
 from harvester.node.deploy import key_id, load_private
 from tests.cluster import netns
-from tests.cluster.harness import Api, ClusterFiles, wait_until, write_cluster
+from tests.cluster.harness import Api, ClusterFiles, cluster_on, lan_or_loopback, wait_until
 from tests.conftest import BUILD_CACHE, ROOT
 
 pytestmark = [pytest.mark.wasm, pytest.mark.cluster, pytest.mark.slow]
@@ -34,12 +32,7 @@ NODES = ("revpi", "pi4", "pizero")
 
 @pytest.fixture(scope="module")
 def lan() -> Iterator[netns.Lan | None]:
-    reason = netns.why_not()
-    if reason is not None:
-        warnings.warn(f"network namespaces unavailable ({reason}): no link to cut", stacklevel=1)
-        yield None
-        return
-    with netns.Lan(NODES) as made:
+    with lan_or_loopback(NODES, "no link to cut") as made:
         yield made
 
 
@@ -58,22 +51,8 @@ def running(
     lan: netns.Lan | None, own_plugins: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ClusterFiles, ClusterProcesses]]:
     folder = tmp_path_factory.mktemp("deploy")
-    if lan is None:
-        files = write_cluster(folder, plugin_dir=own_plugins, poll_s=1.0)
-        processes = ClusterProcesses(files.cluster_file, echo=False, log_dir=folder)
-    else:
-        files = write_cluster(
-            folder, plugin_dir=own_plugins, poll_s=1.0, listen_host="0.0.0.0",
-            web_host="0.0.0.0", addresses={node: lan.address(node) for node in NODES},
-        )  # fmt: skip
-        processes = ClusterProcesses(
-            files.cluster_file, echo=False, log_dir=folder,
-            prefixes={node: lan.prefix(node) for node in NODES},
-            url=f"http://{lan.address('revpi')}:{files.web_port}",
-        )  # fmt: skip
-    ensure_secrets(files.cluster, quiet=True)  # the deploy key and its trust, too
-    with processes.running():
-        yield files, processes
+    with cluster_on(lan, folder, plugin_dir=own_plugins, poll_s=1.0) as started:
+        yield started
 
 
 def bme680_on_pi4(api: Api) -> dict[str, object]:

@@ -9,16 +9,14 @@ loopback with no link to cut: the test says so, in its output and as a warning.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from harvester.cli.demo import ClusterProcesses
-from harvester.cli.secrets import ensure_secrets
 from tests.cluster import netns
-from tests.cluster.harness import Api, ClusterFiles, wait_until, write_cluster
+from tests.cluster.harness import Api, ClusterFiles, cluster_on, lan_or_loopback, wait_until
 
 pytestmark = [pytest.mark.wasm, pytest.mark.cluster]
 
@@ -28,16 +26,7 @@ CUT_S = 20.0  # longer than the keep-alive timeout on both sides (1.5 x 5 s)
 
 @pytest.fixture(scope="module")
 def lan() -> Iterator[netns.Lan | None]:
-    reason = netns.why_not()
-    if reason is not None:
-        warnings.warn(
-            f"network namespaces unavailable ({reason}): the partition test runs on loopback",
-            stacklevel=1,
-        )
-        print(f"\npartition test: {reason}; running on loopback, no link to cut")
-        yield None
-        return
-    with netns.Lan(NODES) as made:
+    with lan_or_loopback(NODES, "the partition test runs on loopback, no link to cut") as made:
         yield made
 
 
@@ -46,28 +35,8 @@ def running(
     lan: netns.Lan | None, plugin_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ClusterFiles, ClusterProcesses]]:
     folder = tmp_path_factory.mktemp("partition")
-    if lan is None:
-        files = write_cluster(folder, plugin_dir=plugin_dir, poll_s=1.0)
-        processes = ClusterProcesses(files.cluster_file, echo=False, log_dir=folder)
-    else:
-        files = write_cluster(
-            folder,
-            plugin_dir=plugin_dir,
-            poll_s=1.0,
-            listen_host="0.0.0.0",
-            web_host="0.0.0.0",
-            addresses={node: lan.address(node) for node in NODES},
-        )
-        processes = ClusterProcesses(
-            files.cluster_file,
-            echo=False,
-            log_dir=folder,
-            prefixes={node: lan.prefix(node) for node in NODES},
-            url=f"http://{lan.address('revpi')}:{files.web_port}",
-        )
-    ensure_secrets(files.cluster, quiet=True)
-    with processes.running():
-        yield files, processes
+    with cluster_on(lan, folder, plugin_dir=plugin_dir, poll_s=1.0) as started:
+        yield started
 
 
 def test_a_cut_spoke_is_shown_offline_and_recovers_with_nothing_lost(
